@@ -1,0 +1,176 @@
+"""Images in and out: Pillow files <-> float tensors ``[1,C,H,W]`` in 0..1.
+
+Reading accepts every mode Pillow reads (RGB, RGBA, L, LA, P, I;16, I, F, CMYK, ...), applies the
+EXIF orientation, keeps alpha apart and keeps 16-bit precision (it goes straight to float).
+Writing is atomic (a temporary file renamed into place) and stamps provenance metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from . import __version__
+from .errors import ImageError, RequestError
+
+MIN_SIDE = 32
+"""The smallest side the VGG encoder can usefully take (four 2x poolings leave 2 pixels)."""
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+"""Decompression-bomb guard: files with more pixels than this are refused before decoding."""
+HIGH_PRECISION_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 1}
+"""Modes read straight to float, with the value that maps to 1.0."""
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+"""IPTC digital source type for an edit of a photo made with a trained model."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image as tensors: ``rgb`` ``[1,3,H,W]``, ``alpha`` ``[1,1,H,W]`` or None, both float 0..1."""
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor | None
+    bits: int
+
+
+def open_image(path: str | Path, role: str = "image") -> Image.Image:
+    """Open and fully decode ``path``, EXIF-rotated, or raise :class:`ImageError` naming ``role``."""
+    label = f"{role} {path}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pil = Image.open(path)
+            pil.load()
+    except FileNotFoundError:
+        raise ImageError(f"{label} does not exist") from None
+    except IsADirectoryError:
+        raise ImageError(f"{label} is a folder, not an image file") from None
+    except PermissionError:
+        raise ImageError(f"{label} cannot be read (permission denied)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{label} is too large to open safely ({exc}); downscale it first") from None
+    except UnidentifiedImageError:
+        empty = Path(path).stat().st_size == 0
+        raise ImageError(f"{label} is {'empty' if empty else 'not an image file Pillow can read'}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{label} is corrupt or truncated ({exc})") from None
+    if pil.width == 0 or pil.height == 0:
+        raise ImageError(f"{label} is empty (0 pixels)")
+    return ImageOps.exif_transpose(pil)
+
+
+def pil_to_tensors(pil: Image.Image) -> LoadedImage:
+    """Convert a decoded Pillow image to float RGB and optional alpha."""
+    if pil.mode in HIGH_PRECISION_MODES:
+        grey = torch.from_numpy(np.asarray(pil).astype(np.float32) / HIGH_PRECISION_MODES[pil.mode])
+        grey = grey.clamp(0, 1).view(1, 1, pil.height, pil.width)
+        return LoadedImage(grey.expand(1, 3, -1, -1).contiguous(), None, 16)
+    has_alpha = pil.mode in ALPHA_MODES or "transparency" in pil.info
+    pixels = np.asarray(pil.convert("RGBA" if has_alpha else "RGB"))
+    tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
+    if has_alpha:
+        return LoadedImage(tensor[:, :3].contiguous(), tensor[:, 3:].contiguous(), 8)
+    return LoadedImage(tensor, None, 8)
+
+
+def load_image(path: str | Path, role: str = "image", min_side: int = MIN_SIDE) -> LoadedImage:
+    """Read an image file for ``role`` ("content", "style"...), refusing ones smaller than ``min_side``."""
+    loaded = pil_to_tensors(open_image(path, role))
+    check_size(loaded.rgb, f"{role} {path}", min_side)
+    return loaded
+
+
+def check_size(image: torch.Tensor, label: str, min_side: int = MIN_SIDE) -> None:
+    height, width = image.shape[-2:]
+    if min(height, width) < min_side:
+        raise ImageError(f"{label} is {width}x{height} pixels; its smaller side must be at least {min_side}")
+
+
+def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """``(H, W)`` scaled so the longer side is ``long_side``, aspect ratio kept."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize to ``(H, W)`` with antialiasing when shrinking."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+
+
+def tensor_to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
+    """``[1,3,H,W]`` (+ ``[1,1,H,W]``) floats -> 8-bit RGB(A) Pillow image."""
+    planes = rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], dim=1)
+    pixels = planes[0].detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(np.ascontiguousarray(pixels), "RGB" if alpha is None else "RGBA")
+
+
+def _xmp(parameters: dict) -> bytes:
+    """An XMP packet: creator tool, the parameters, and the IPTC 'made with a trained model' mark."""
+    description = json.dumps(parameters, sort_keys=True).replace("&", "&amp;").replace("<", "&lt;")
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+        f"<xmp:CreatorTool>brushwork {__version__}</xmp:CreatorTool>"
+        f"<Iptc4xmpExt:DigitalSourceType>{AI_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>"
+        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{description}</rdf:li></rdf:Alt></dc:description>'
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+
+
+def save_image(
+    path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None
+) -> Path:
+    """Write atomically (temporary file in the same folder, then rename) with provenance metadata.
+
+    PNG gets text chunks (``Software``, ``brushwork``, ``AI-generated``) and XMP; JPEG, WebP and TIFF
+    get XMP. Formats without alpha (JPEG) drop it with a warning.
+    """
+    path = Path(path)
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise RequestError(f"cannot write {path}: use one of {', '.join(sorted(SAVE_FORMATS))}")
+    if alpha is not None and fmt == "JPEG":
+        warnings.warn(f"{path}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
+        alpha = None
+    parameters = dict(parameters or {})
+    pil = tensor_to_pil(rgb, alpha)
+    xmp = _xmp(parameters)
+    options: dict = {}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", f"brushwork {__version__}")
+        info.add_text("AI-generated", f"yes: neural style transfer ({AI_SOURCE_TYPE})")
+        info.add_itxt("brushwork", json.dumps(parameters, sort_keys=True))
+        info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+        options["pnginfo"] = info
+    elif fmt == "TIFF":
+        options["tiffinfo"] = {700: xmp, 305: f"brushwork {__version__}"}
+    else:
+        options["xmp"] = xmp
+        options["quality"] = 95
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise RequestError(f"cannot write {path}: folder {folder} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=folder)
+    os.close(handle)
+    try:
+        pil.save(temporary, format=fmt, **options)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

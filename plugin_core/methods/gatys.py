@@ -1,0 +1,235 @@
+"""Gram-matrix optimisation (Gatys et al. 2016), with guided Gram matrices for regions (2017).
+
+The image ``x`` is optimised to minimise
+
+    L(x) = α Σ_l c_l L_content^l + β Σ_r Σ_l s_l L_style^{r,l} + γ TV(x)
+
+* content: ``L_content^l = ½ Σ (F_l(x) − F_l(c))² · K / (H_l W_l)``, the classic sum counted per
+  ``K = 64²`` positions (a 512x512 image at relu4_x), so a weight means the same at every size;
+* style: ``L_style^{r,l} = ¼ Σ_ij (G_l^r(x) − A_l^r)²`` with the Gram matrix
+  ``G = F F^T / (C H W)``; for a region with mask ``m`` (resized to layer l) the guided Gram is
+  ``G^r = (F m)(F m)^T / (C Σ m²)``, and ``A^r`` is the weighted mean of its styles' Grams;
+* total variation: ``TV(x) = Σ (x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²`` over 0..1 pixels.
+
+With ``c_l = s_l = 1/len(layers)`` these are Gatys et al.'s definitions and ``α/β`` their ratio.
+Optimisation runs coarse to fine: each scale halves the side of the next, starts from the upsampled
+result of the coarser one, and computes its style targets once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import Cancelled, RequestError
+from ..image import fit_long_side, resize
+from ..masks import resize_mask
+from ..networks.vgg import VGG19
+from ..progress import Progress
+from ..regions import Region
+
+CONTENT_LAYERS = ("relu4_2",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "style")
+REFERENCE_POSITIONS = 64 * 64
+"""``K``: the content sum is counted per this many feature positions."""
+
+
+@dataclass(frozen=True)
+class GatysSettings:
+    """Every knob of the optimisation; the defaults are brushwork's tuned choice."""
+
+    content_weight: float = 1.0
+    style_weight: float = 1e4
+    tv_weight: float = 0.0
+    content_layers: Sequence[str] = CONTENT_LAYERS
+    content_layer_weights: Sequence[float] | None = None
+    style_layers: Sequence[str] = STYLE_LAYERS
+    style_layer_weights: Sequence[float] | None = None
+    steps: int = 200
+    scales: int = 3
+    min_side: int = 64
+    optimizer: str = "lbfgs"
+    learning_rate: float = 0.02
+    init: str | torch.Tensor = "content"
+    style_size: int | None = None
+    seed: int = 0
+    preview_every: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise RequestError(f"unknown optimiser {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        if isinstance(self.init, str) and self.init not in INITS:
+            raise RequestError(f"unknown init {self.init!r}: use one of {', '.join(INITS)} or an image")
+        if self.steps < 1 or self.scales < 1:
+            raise RequestError(f"steps and scales must be >= 1, got {self.steps} and {self.scales}")
+        for name, layers, weights in (
+            ("content", self.content_layers, self.content_layer_weights),
+            ("style", self.style_layers, self.style_layer_weights),
+        ):
+            if weights is not None and len(weights) != len(layers):
+                raise RequestError(f"{len(weights)} {name} layer weights for {len(layers)} {name} layers")
+
+
+def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``G = F F^T / (C H W)``; with a mask ``m``: ``(F m)(F m)^T / (C Σ m²)``. Batch ``[B,C,C]``."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    if mask is None:
+        return flat @ flat.transpose(1, 2) / (c * h * w)
+    weights = mask.reshape(mask.shape[0], 1, h * w)
+    flat = flat * weights
+    return flat @ flat.transpose(1, 2) / (c * weights.pow(2).sum((1, 2)).clamp_min(1e-8)).view(-1, 1, 1)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    return (image[..., :, 1:] - image[..., :, :-1]).pow(2).sum() + (image[..., 1:, :] - image[..., :-1, :]).pow(2).sum()
+
+
+def _layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> dict[str, float]:
+    if weights is None:
+        return {layer: 1 / len(layers) for layer in layers}
+    return dict(zip(layers, weights))
+
+
+def scale_sizes(height: int, width: int, scales: int, min_side: int) -> list[tuple[int, int]]:
+    """Pyramid sizes, coarsest first; each halves the long side of the next, the short side >= min_side."""
+    sizes = [(height, width)]
+    for _ in range(scales - 1):
+        h, w = fit_long_side(height, width, max(sizes[-1]) // 2)
+        if min(h, w) < min_side:
+            break
+        sizes.append((h, w))
+    return sizes[::-1]
+
+
+def steps_per_scale(total: int, scales: int) -> list[int]:
+    """Split ``total`` steps coarse-heavy, 2:1 between neighbours (cost falls 4x per halving)."""
+    shares = [2.0 ** (scales - 1 - i) for i in range(scales)]
+    counts = [max(1, int(total * share / sum(shares))) for share in shares]
+    counts[-1] += total - sum(counts)
+    return counts if counts[-1] > 0 else [total]
+
+
+class _Objective:
+    """The loss at one scale: content and style targets computed once, evaluated every step."""
+
+    def __init__(
+        self,
+        vgg: VGG19,
+        content: torch.Tensor,
+        regions: Sequence[Region],
+        settings: GatysSettings,
+        style_scale: float,
+    ):
+        self.vgg = vgg
+        self.settings = settings
+        self.content_weights = _layer_weights(settings.content_layers, settings.content_layer_weights)
+        self.style_weights = _layer_weights(settings.style_layers, settings.style_layer_weights)
+        self.layers = set(self.content_weights) | set(self.style_weights)
+        with torch.no_grad():
+            features = vgg(content, self.layers)
+            self.content_targets = {layer: features[layer] for layer in self.content_weights}
+            self.style_targets = [self._style_target(region, content, style_scale) for region in regions]
+        self.masks = [
+            None
+            if region.mask is None
+            else {layer: resize_mask(region.mask.to(content), features[layer].shape[-2:]) for layer in self.style_weights}
+            for region in regions
+        ]
+
+    def _style_target(self, region: Region, content: torch.Tensor, style_scale: float) -> dict[str, torch.Tensor]:
+        """``A^r``: the weighted mean of the region's style Grams at this scale."""
+        target: dict[str, torch.Tensor] = {}
+        for style, weight in zip(region.styles, region.normalised_weights()):
+            image = style.image.to(content)
+            features = self.vgg(resize(image, self._style_size(image, content, style_scale)), self.style_weights)
+            for layer, value in features.items():
+                target[layer] = target.get(layer, 0) + weight * gram(value)
+        return target
+
+    def _style_size(self, style: torch.Tensor, content: torch.Tensor, style_scale: float) -> tuple[int, int]:
+        """The style at ``style_size`` (long side) times this scale's factor, else at the content's pixel count."""
+        h, w = style.shape[-2:]
+        if self.settings.style_size is not None:
+            return fit_long_side(h, w, max(16, round(self.settings.style_size * style_scale)))
+        scale = (content.shape[-2] * content.shape[-1] / (h * w)) ** 0.5
+        return max(16, round(h * scale)), max(16, round(w * scale))
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        s = self.settings
+        features = self.vgg(image, self.layers)
+        content = image.new_zeros(())
+        for layer, weight in self.content_weights.items():
+            squared = (features[layer] - self.content_targets[layer]).pow(2).sum()
+            content = content + weight * 0.5 * squared * REFERENCE_POSITIONS / features[layer][0, 0].numel()
+        style = image.new_zeros(())
+        for targets, masks in zip(self.style_targets, self.masks):
+            for layer, weight in self.style_weights.items():
+                mask = None if masks is None else masks[layer]
+                style = style + weight * 0.25 * (gram(features[layer], mask) - targets[layer]).pow(2).sum()
+        tv = total_variation(image)
+        total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
+        return {"total": total, "content": content, "style": style, "tv": tv}
+
+
+def _initial_image(content: torch.Tensor, regions: Sequence[Region], settings: GatysSettings) -> torch.Tensor:
+    init = settings.init
+    if isinstance(init, torch.Tensor):
+        return resize(init.to(content), content.shape[-2:])
+    if init == "noise":
+        generator = torch.Generator().manual_seed(settings.seed)
+        noise = torch.rand(content.shape, generator=generator)
+        return noise.to(content)
+    if init == "style":
+        return resize(regions[0].styles[0].image.to(content), content.shape[-2:])
+    return content.clone()
+
+
+def _make_optimizer(image: torch.Tensor, settings: GatysSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "adam":
+        return torch.optim.Adam([image], lr=settings.learning_rate)
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
+
+
+def stylize(
+    vgg: VGG19,
+    content: torch.Tensor,
+    regions: Sequence[Region],
+    settings: GatysSettings = GatysSettings(),
+    progress: Callable[[Progress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> torch.Tensor:
+    """Optimise an image ``[1,3,H,W]`` that has ``content``'s structure and the regions' styles."""
+    sizes = scale_sizes(*content.shape[-2:], settings.scales, settings.min_side)
+    counts = steps_per_scale(settings.steps, len(sizes))
+    image = _initial_image(resize(content, sizes[0]), regions, settings)
+    step, total = 0, sum(counts)
+    for scale, (size, count) in enumerate(zip(sizes, counts)):
+        scaled_content = resize(content, size)
+        scaled_regions = [Region(r.styles, None if r.mask is None else resize_mask(r.mask, size)) for r in regions]
+        objective = _Objective(vgg, scaled_content, scaled_regions, settings, max(size) / max(sizes[-1]))
+        image = resize(image.detach(), size).clamp(0, 1).requires_grad_(True)
+        optimizer = _make_optimizer(image, settings)
+        losses: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            losses.update(objective(image))
+            losses["total"].backward()
+            return losses["total"]
+
+        for _ in range(count):
+            if cancel is not None and cancel():
+                raise Cancelled(f"cancelled at step {step} of {total}")
+            optimizer.step(closure)
+            step += 1
+            if progress is not None:
+                preview = settings.preview_every and (step % settings.preview_every == 0 or step == total)
+                values = {name: float(loss.detach()) for name, loss in losses.items()}
+                progress(Progress(step, total, values, image.detach().clamp(0, 1).clone() if preview else None))
+    return image.detach().clamp(0, 1)

