@@ -104,7 +104,7 @@ def _histogram(image: torch.Tensor, source: torch.Tensor, target: torch.Tensor) 
 
 def _sqrtm(cov: torch.Tensor, power: float = 0.5) -> torch.Tensor:
     values, vectors = torch.linalg.eigh(cov)
-    return vectors @ torch.diag(values.clamp_min(EPS) ** power) @ vectors.T
+    return vectors @ torch.diag(values.clamp_min(1e-12) ** power) @ vectors.T
 
 
 def linear_map(source_cov: torch.Tensor, target_cov: torch.Tensor, mode: str) -> torch.Tensor:

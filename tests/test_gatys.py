@@ -7,9 +7,12 @@ import torch
 
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import load_image, save_image
+from plugin_core.masks import load_mask, resize_mask
 from plugin_core.methods import gatys
 from plugin_core.methods.gatys import GatysSettings, gram, scale_sizes, steps_per_scale
 from plugin_core.regions import Region, Style
+
+from .conftest import EXAMPLES, example
 
 GOLDEN = Path(__file__).parent / "golden" / "gatys_photo_painting_128.png"
 
@@ -157,3 +160,15 @@ def test_bad_settings_are_refused():
         GatysSettings(init="zeros")
     with pytest.raises(RequestError, match="2 style layer weights for 5 style layers"):
         GatysSettings(style_layer_weights=(1.0, 2.0))
+
+
+def test_a_diverging_step_is_undone(vgg, painting):
+    """A tiny masked run where plain L-BFGS throws pixels to 1e14: the step is undone, the result finite."""
+    sky = resize_mask(resize_mask(load_mask(EXAMPLES / "sky_mask.png"), (50, 100)), (32, 64))
+    photo = example("photo.jpg", 64)
+    reports = []
+    out = gatys.stylize(vgg, photo, [Region([Style(painting)], sky)], GatysSettings(steps=6, scales=1),
+                        progress=reports.append)
+    assert torch.isfinite(out).all()
+    assert all(r.losses["total"] < float("inf") for r in reports)
+    assert reports[-1].losses["total"] < reports[0].losses["total"]

