@@ -40,7 +40,9 @@ def score(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> t
     style = resize(style, (round(style.shape[-2] * scale), round(style.shape[-1] * scale)))
     layers = (*STYLE_LAYERS, "relu4_2")
     out_f, content_f, style_f = (vgg(x, layers) for x in (output, content, style))
-    style_loss = sum(0.25 * (gram(out_f[l]) - gram(style_f[l])).pow(2).sum() / len(STYLE_LAYERS) for l in STYLE_LAYERS)
+    style_loss = sum(
+        0.25 * (gram(out_f[layer]) - gram(style_f[layer])).pow(2).sum() / len(STYLE_LAYERS) for layer in STYLE_LAYERS
+    )
     content_loss = (out_f["relu4_2"] - content_f["relu4_2"]).pow(2).mean()
     return float(style_loss), float(content_loss)
 

@@ -141,7 +141,8 @@ def _working_regions(request: StyleRequest, size: tuple[int, int], device: torch
                 raise RequestError(f"{name} contains NaN or infinite values")
             mask_h, mask_w = mask.shape[-2:]
             if abs(mask_h / mask_w - content_h / content_w) > 0.01:
-                warnings.warn(f"{name} is {mask_w}x{mask_h}, the content {content_w}x{content_h}: stretched to fit")
+                message = f"{name} is {mask_w}x{mask_h}, the content {content_w}x{content_h}: stretched to fit"
+                warnings.warn(message, stacklevel=3)
             mask = feather(resize_mask(mask.float().clamp(0, 1).to(device), size), request.feather)
             check_not_empty(mask, name)
         regions.append(Region([Style(s.image.to(device), s.weight) for s in region.styles], mask))

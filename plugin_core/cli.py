@@ -85,14 +85,14 @@ def _regions(args: argparse.Namespace, size: tuple[int, int]) -> list[Region]:
     weights = args.style_weight or [1.0] * len(args.style)
     if len(weights) != len(args.style):
         raise RequestError(f"{len(weights)} --style-weight for {len(args.style)} --style")
-    styles = [Style(load_image(path, "style").rgb, weight) for path, weight in zip(args.style, weights)]
+    styles = [Style(load_image(path, "style").rgb, weight) for path, weight in zip(args.style, weights, strict=True)]
     masks = [load_mask(path, size) for path in args.mask]
     if not masks:
         return [Region(styles)]
     if len(masks) == 1:
         return [Region(styles, masks[0])]
     if len(masks) == len(styles):
-        return [Region([style], mask) for style, mask in zip(styles, masks)]
+        return [Region([style], mask) for style, mask in zip(styles, masks, strict=True)]
     raise RequestError(f"{len(masks)} --mask for {len(styles)} --style: give one mask, or one per style")
 
 

@@ -31,7 +31,8 @@ def test_stylize_writes_a_png_with_provenance(workdir, capsys):
     pil = Image.open(out)
     assert pil.size == (64, 32)
     parameters = json.loads(pil.text["brushwork"])
-    assert parameters["method"] == "gatys" and parameters["strength"] == 0.7 and parameters["styles"] == ["painting.jpg"]
+    assert parameters["method"] == "gatys" and parameters["strength"] == 0.7
+    assert parameters["styles"] == ["painting.jpg"]
 
 
 def test_default_output_is_next_to_the_photo_and_never_overwrites(workdir):

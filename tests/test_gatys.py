@@ -36,7 +36,14 @@ def test_pyramid_and_step_split():
     assert scale_sizes(256, 512, 3, 64) == [(64, 128), (128, 256), (256, 512)]
     assert scale_sizes(100, 200, 3, 64) == [(100, 200)]
     assert steps_per_scale(200, 3) == [114, 57, 29]
-    assert sum(steps_per_scale(7, 3)) == 7
+    assert sum(steps_per_scale(7, 3)) == 7 and min(steps_per_scale(3, 3)) == 1
+
+
+def test_fewer_steps_than_scales(vgg, photo, painting):
+    reports = []
+    gatys.stylize(vgg, photo, [Region([Style(painting)])], GatysSettings(steps=2, scales=3, min_side=16),
+                  progress=reports.append)
+    assert [r.step for r in reports] == [1, 2]
 
 
 def test_losses_go_down_and_style_moves_towards_the_painting(vgg, photo, painting):
@@ -117,7 +124,8 @@ def test_optimisers_and_inits_lower_the_loss(vgg, photo, painting, optimizer, in
     settings = GatysSettings(steps=15, scales=1, optimizer=optimizer, init=init, learning_rate=0.03)
     start = gatys._initial_image(photo, regions, settings)
     out = gatys.stylize(vgg, photo, regions, settings)
-    assert losses_of(vgg, photo, regions, settings, out)["total"] < losses_of(vgg, photo, regions, settings, start)["total"]
+    after, before = (losses_of(vgg, photo, regions, settings, image)["total"] for image in (out, start))
+    assert after < before
 
 
 def test_init_from_a_given_image(vgg, photo, painting):

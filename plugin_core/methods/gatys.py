@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import Cancelled, RequestError
 from ..image import fit_long_side, resize
@@ -35,6 +34,8 @@ CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
+MIN_STYLE_SIDE = 16
+"""Style images are never resized below this (VGG19's four poolings leave one pixel)."""
 DIVERGED = 10.0
 """A step that moves any pixel this far outside 0..1 (or gives a NaN loss) has diverged."""
 REFERENCE_POSITIONS = 64 * 64
@@ -95,7 +96,7 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 def _layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> dict[str, float]:
     if weights is None:
         return {layer: 1 / len(layers) for layer in layers}
-    return dict(zip(layers, weights))
+    return dict(zip(layers, weights, strict=True))
 
 
 def scale_sizes(height: int, width: int, scales: int, min_side: int) -> list[tuple[int, int]]:
@@ -110,11 +111,11 @@ def scale_sizes(height: int, width: int, scales: int, min_side: int) -> list[tup
 
 
 def steps_per_scale(total: int, scales: int) -> list[int]:
-    """Split ``total`` steps coarse-heavy, 2:1 between neighbours (cost falls 4x per halving)."""
+    """Split ``total >= scales`` steps coarse-heavy, 2:1 between neighbours (a halving costs 4x less)."""
     shares = [2.0 ** (scales - 1 - i) for i in range(scales)]
     counts = [max(1, int(total * share / sum(shares))) for share in shares]
     counts[-1] += total - sum(counts)
-    return counts if counts[-1] > 0 else [total]
+    return counts
 
 
 class _Objective:
@@ -138,16 +139,16 @@ class _Objective:
             self.content_targets = {layer: features[layer] for layer in self.content_weights}
             self.style_targets = [self._style_target(region, content, style_scale) for region in regions]
         self.masks = [
-            None
-            if region.mask is None
-            else {layer: resize_mask(region.mask.to(content), features[layer].shape[-2:]) for layer in self.style_weights}
+            None if region.mask is None else {
+                layer: resize_mask(region.mask.to(content), features[layer].shape[-2:]) for layer in self.style_weights
+            }
             for region in regions
         ]
 
     def _style_target(self, region: Region, content: torch.Tensor, style_scale: float) -> dict[str, torch.Tensor]:
         """``A^r``: the weighted mean of the region's style Grams at this scale."""
         target: dict[str, torch.Tensor] = {}
-        for style, weight in zip(region.styles, region.normalised_weights()):
+        for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
             image = style.image.to(content)
             features = self.vgg(resize(image, self._style_size(image, content, style_scale)), self.style_weights)
             for layer, value in features.items():
@@ -158,9 +159,9 @@ class _Objective:
         """The style at ``style_size`` (long side) times this scale's factor, else at the content's pixel count."""
         h, w = style.shape[-2:]
         if self.settings.style_size is not None:
-            return fit_long_side(h, w, max(16, round(self.settings.style_size * style_scale)))
+            return fit_long_side(h, w, max(MIN_STYLE_SIDE, round(self.settings.style_size * style_scale)))
         scale = (content.shape[-2] * content.shape[-1] / (h * w)) ** 0.5
-        return max(16, round(h * scale)), max(16, round(w * scale))
+        return max(MIN_STYLE_SIDE, round(h * scale)), max(MIN_STYLE_SIDE, round(w * scale))
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.settings
@@ -170,7 +171,7 @@ class _Objective:
             squared = (features[layer] - self.content_targets[layer]).pow(2).sum()
             content = content + weight * 0.5 * squared * REFERENCE_POSITIONS / features[layer][0, 0].numel()
         style = image.new_zeros(())
-        for targets, masks in zip(self.style_targets, self.masks):
+        for targets, masks in zip(self.style_targets, self.masks, strict=True):
             for layer, weight in self.style_weights.items():
                 mask = None if masks is None else masks[layer]
                 style = style + weight * 0.25 * (gram(features[layer], mask) - targets[layer]).pow(2).sum()
@@ -199,6 +200,35 @@ def _make_optimizer(image: torch.Tensor, settings: GatysSettings, step_size: flo
     return torch.optim.LBFGS([image], lr=step_size, max_iter=1, history_size=50)
 
 
+def _optimise(
+    image: torch.Tensor,
+    objective: _Objective,
+    count: int,
+    settings: GatysSettings,
+    after_step: Callable[[dict[str, torch.Tensor]], None],
+) -> None:
+    """Take ``count`` steps on ``image`` in place; a diverging step is undone, then steps shrink 4x."""
+    step_size = 1.0
+    optimizer = _make_optimizer(image, settings, step_size)
+    losses: dict[str, torch.Tensor] = {}
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        losses.update(objective(image))
+        losses["total"].backward()
+        return losses["total"]
+
+    for _ in range(count):
+        last_good = image.detach().clone()
+        optimizer.step(closure)
+        if not torch.isfinite(losses["total"]) or not image.detach().abs().max() < DIVERGED:
+            with torch.no_grad():
+                image.copy_(last_good)
+            step_size /= 4
+            optimizer = _make_optimizer(image, settings, step_size)
+        after_step(losses)
+
+
 def stylize(
     vgg: VGG19,
     content: torch.Tensor,
@@ -208,39 +238,26 @@ def stylize(
     cancel: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
     """Optimise an image ``[1,3,H,W]`` that has ``content``'s structure and the regions' styles."""
-    sizes = scale_sizes(*content.shape[-2:], settings.scales, settings.min_side)
+    sizes = scale_sizes(*content.shape[-2:], settings.scales, settings.min_side)[-settings.steps :]
     counts = steps_per_scale(settings.steps, len(sizes))
     image = _initial_image(resize(content, sizes[0]), regions, settings)
-    step, total = 0, sum(counts)
-    for scale, (size, count) in enumerate(zip(sizes, counts)):
+    total = sum(counts)
+    done = 0
+
+    def after_step(losses: dict[str, torch.Tensor]) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            preview = settings.preview_every and (done % settings.preview_every == 0 or done == total)
+            values = {name: float(loss.detach()) for name, loss in losses.items()}
+            progress(Progress(done, total, values, image.detach().clamp(0, 1).clone() if preview else None))
+        if cancel is not None and cancel():
+            raise Cancelled(f"cancelled at step {done} of {total}")
+
+    for size, count in zip(sizes, counts, strict=True):
         scaled_content = resize(content, size)
         scaled_regions = [Region(r.styles, None if r.mask is None else resize_mask(r.mask, size)) for r in regions]
         objective = _Objective(vgg, scaled_content, scaled_regions, settings, max(size) / max(sizes[-1]))
         image = resize(image.detach(), size).clamp(0, 1).requires_grad_(True)
-        step_size = 1.0
-        optimizer = _make_optimizer(image, settings, step_size)
-        losses: dict[str, torch.Tensor] = {}
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            losses.update(objective(image))
-            losses["total"].backward()
-            return losses["total"]
-
-        for _ in range(count):
-            if cancel is not None and cancel():
-                raise Cancelled(f"cancelled at step {step} of {total}")
-            last_good = image.detach().clone()
-            optimizer.step(closure)
-            if not torch.isfinite(losses["total"]) or not image.detach().abs().max() < DIVERGED:
-                # a step that diverged is undone; the curvature history restarts with smaller steps
-                with torch.no_grad():
-                    image.copy_(last_good)
-                step_size /= 4
-                optimizer = _make_optimizer(image, settings, step_size)
-            step += 1
-            if progress is not None:
-                preview = settings.preview_every and (step % settings.preview_every == 0 or step == total)
-                values = {name: float(loss.detach()) for name, loss in losses.items()}
-                progress(Progress(step, total, values, image.detach().clamp(0, 1).clone() if preview else None))
+        _optimise(image, objective, count, settings, after_step)
     return image.detach().clamp(0, 1)
