@@ -131,6 +131,12 @@ def _xmp(parameters: dict) -> bytes:
     ).encode()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_image(
     path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None
 ) -> Path:
@@ -169,6 +175,7 @@ def save_image(
     os.close(handle)
     try:
         pil.save(temporary, format=fmt, **options)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """Reading every Pillow mode, guarding against bad files, writing atomically with provenance."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -100,6 +101,9 @@ def test_save_is_atomic_and_carries_provenance(tmp_path):
     alpha = torch.ones(1, 1, 40, 50)
     path = save_image(tmp_path / "out.png", rgb, alpha, {"method": "gatys", "strength": 0.5})
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     pil = Image.open(path)
     assert pil.mode == "RGBA"
     assert pil.text["Software"].startswith("brushwork")
