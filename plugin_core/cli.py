@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--color-when", default="after", choices=api.COLOR_WHEN,
                    help="recolour the styles before transfer, or the result after (default after)")
     s.add_argument("--feather", type=float, default=0.0, help="soften mask edges by this many pixels")
+    s.add_argument("--content-layers", type=_names, default=GatysSettings.content_layers, metavar="L,L",
+                   help="VGG19 layers matched to the photo (default relu4_2)")
+    s.add_argument("--style-layers", type=_names, default=GatysSettings.style_layers, metavar="L,L",
+                   help="VGG19 layers whose Gram matrices match the style (default relu1_1,...,relu5_1)")
+    s.add_argument("--style-layer-weights", type=_numbers, metavar="W,W",
+                   help="one weight per style layer (default equal)")
     s.add_argument("--tv-weight", type=float, default=GatysSettings.tv_weight, help="total-variation weight")
     s.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS)
     s.add_argument("--scales", type=int, default=GatysSettings.scales, help="coarse-to-fine levels (default 3)")
@@ -54,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(value) for value in _names(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def default_output(content: Path, method: str) -> Path:
@@ -104,6 +121,11 @@ def _init(value: str):
 
 def stylize_command(args: argparse.Namespace) -> Path:
     output = _output_path(args)
+    settings = GatysSettings(
+        tv_weight=args.tv_weight, optimizer=args.optimizer, scales=args.scales, init=_init(args.init),
+        content_layers=args.content_layers, style_layers=args.style_layers,
+        style_layer_weights=args.style_layer_weights,
+    )
     content = load_image(args.content, "content")
     regions = _regions(args, tuple(content.rgb.shape[-2:]))
     bar = tqdm(total=args.steps, unit="step", disable=args.quiet, leave=False)
@@ -113,8 +135,6 @@ def stylize_command(args: argparse.Namespace) -> Path:
         bar.set_postfix(loss=f"{report.losses.get('total', 0):.3g}", refresh=False)
         bar.update(report.step - bar.n)
 
-    settings = GatysSettings(tv_weight=args.tv_weight, optimizer=args.optimizer, scales=args.scales,
-                             init=_init(args.init))
     request = api.StyleRequest(
         content.rgb, regions, method=args.method, strength=args.strength, color=args.color,
         color_when=args.color_when, size=args.size, style_size=args.style_size, steps=args.steps,
@@ -130,6 +150,8 @@ def stylize_command(args: argparse.Namespace) -> Path:
         "masks": [p.name for p in args.mask], "method": args.method, "strength": args.strength,
         "size": args.size, "steps": args.steps, "color": args.color, "color_when": args.color_when,
         "seed": args.seed, "tv_weight": args.tv_weight, "optimizer": args.optimizer, "init": args.init,
+        "content_layers": list(args.content_layers), "style_layers": list(args.style_layers),
+        "style_layer_weights": args.style_layer_weights,
     }
     return save_image(output, result, alpha, parameters)
 

@@ -35,6 +35,16 @@ def test_stylize_writes_a_png_with_provenance(workdir, capsys):
     assert parameters["styles"] == ["painting.jpg"]
 
 
+def test_layer_options_are_taken_and_recorded(workdir):
+    out = workdir / "layers.png"
+    assert main(["stylize", str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), "-o", str(out),
+                 "--style-layers", "relu1_1,relu2_1", "--style-layer-weights", "0.2,0.8",
+                 "--content-layers", "relu3_2", *FAST]) == 0
+    parameters = json.loads(Image.open(out).text["brushwork"])
+    assert parameters["style_layers"] == ["relu1_1", "relu2_1"] and parameters["style_layer_weights"] == [0.2, 0.8]
+    assert parameters["content_layers"] == ["relu3_2"]
+
+
 def test_default_output_is_next_to_the_photo_and_never_overwrites(workdir):
     args = ["stylize", str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), *FAST]
     assert main(args) == 0 and main(args) == 0
@@ -71,6 +81,8 @@ def test_rgba_content_keeps_its_alpha(workdir):
         (["--style", "painting.jpg", "--mask", "sky_mask.png", "--mask", "land_mask.png",
           "--mask", "sky_mask.png"], "3 --mask for 1 --style"),
         (["--style", "painting.jpg", "--strength", "2"], "strength must be between 0 and 1"),
+        (["--style", "painting.jpg", "--style-layers", "relu1_1,relu9_1"], "style layers ['relu1_1', 'relu9_1']"),
+        (["--style", "painting.jpg", "--style-layer-weights", "1,2"], "2 style layer weights for 5 style layers"),
         (["--style", "painting.jpg", "-o", "exists.png"], "exists.png exists; pass --overwrite"),
         (["--style", "painting.jpg", "-o", "photo.jpg", "--overwrite"], "is the content image"),
         (["--style", "painting.jpg", "-o", "out.gif"], "cannot write out.gif"),

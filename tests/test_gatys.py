@@ -166,6 +166,8 @@ def test_bad_settings_are_refused():
         GatysSettings(optimizer="sgd")
     with pytest.raises(RequestError, match="unknown init 'zeros'"):
         GatysSettings(init="zeros")
+    with pytest.raises(RequestError, match=r"content layers \['fc7'\]: use names from conv1_1"):
+        GatysSettings(content_layers=("fc7",))
     with pytest.raises(RequestError, match="2 style layer weights for 5 style layers"):
         GatysSettings(style_layer_weights=(1.0, 2.0))
 

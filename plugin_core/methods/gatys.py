@@ -26,7 +26,7 @@ import torch
 from ..errors import Cancelled, RequestError
 from ..image import fit_long_side, resize
 from ..masks import resize_mask
-from ..networks.vgg import VGG19
+from ..networks.vgg import LAYER_NAMES, VGG19
 from ..progress import Progress
 from ..regions import Region
 
@@ -74,6 +74,9 @@ class GatysSettings:
             ("content", self.content_layers, self.content_layer_weights),
             ("style", self.style_layers, self.style_layer_weights),
         ):
+            unknown = [layer for layer in layers if layer not in LAYER_NAMES]
+            if unknown or not layers:
+                raise RequestError(f"{name} layers {list(layers)}: use names from {', '.join(LAYER_NAMES)}")
             if weights is not None and len(weights) != len(layers):
                 raise RequestError(f"{len(weights)} {name} layer weights for {len(layers)} {name} layers")
 
