@@ -158,9 +158,8 @@ def _recolour_styles(regions: list[Region], content: torch.Tensor, request: Styl
             if request.color == "luminance":
                 image = _match_luminance(style.image, content, region.mask)
             else:
-                mask = None if region.mask is None else resize_mask(region.mask, content.shape[-2:])
                 image = transfer_color(
-                    style.image, content, request.color, linear_mode=request.linear_mode, reference_mask=mask
+                    style.image, content, request.color, linear_mode=request.linear_mode, reference_mask=region.mask
                 )
             styles.append(Style(image, style.weight))
         recoloured.append(Region(styles, region.mask))
@@ -168,10 +167,15 @@ def _recolour_styles(regions: list[Region], content: torch.Tensor, request: Styl
 
 
 def _match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Grey style whose luminance mean and std match the content's (Gatys et al. 2017, luminance-only)."""
+    """Grey style whose luminance mean and std match the content's (Gatys et al. 2017, luminance-only).
+
+    The content's statistics are weighted by ``mask`` (its region) when there is one.
+    """
     style_y, content_y = luminance(style), luminance(content)
-    values = content_y.flatten() if mask is None else content_y.flatten()[mask.flatten() > 0.5]
-    scaled = (style_y - style_y.mean()) / style_y.std().clamp_min(1e-5) * values.std() + values.mean()
+    weights = torch.ones_like(content_y) if mask is None else mask
+    mean = (content_y * weights).sum() / weights.sum()
+    std = (((content_y - mean) ** 2 * weights).sum() / weights.sum()).sqrt()
+    scaled = (style_y - style_y.mean()) / style_y.std().clamp_min(1e-5) * std + mean
     return scaled.clamp(0, 1).expand(-1, 3, -1, -1)
 
 

@@ -26,7 +26,7 @@ from .errors import RequestError
 METHODS = ("histogram", "reinhard", "linear", "luminance")
 LINEAR_MODES = ("cholesky", "pca", "sym", "mkl")
 MEASURE_THRESHOLD = 0.5
-"""A soft mask counts a pixel as inside for measuring statistics above this value."""
+"""A soft mask counts a pixel as inside, for measuring statistics, from this fraction of its peak."""
 EPS = 1e-5
 
 RGB_TO_YIQ = torch.tensor(
@@ -71,10 +71,10 @@ def _inside(pixels: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     flat = pixels.flatten(1).T
     if mask is None:
         return flat
-    chosen = flat[mask.flatten() > MEASURE_THRESHOLD]
-    if chosen.shape[0] == 0:
+    weights = mask.flatten()
+    if float(weights.max()) <= 0:
         raise RequestError("colour transfer: the mask selects no pixel to measure colours in")
-    return chosen
+    return flat[weights >= MEASURE_THRESHOLD * weights.max()]
 
 
 def _histogram(image: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

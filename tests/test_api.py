@@ -67,6 +67,18 @@ def test_colour_preservation_before_recolours_the_styles(photo, painting, color,
         assert gap(style) < 0.4 * gap(painting)
 
 
+@pytest.mark.parametrize("color", ["luminance", "histogram"])
+def test_faint_soft_mask_works_with_colour_before(photo, painting, color):
+    """A feathered selection that never reaches 0.5 still measures colours in its own region."""
+    mask = torch.zeros(1, 1, *photo.shape[-2:])
+    mask[..., 8:40, 16:80] = 0.4
+    request = api.StyleRequest(photo, [Region([Style(painting)], mask)], color=color, color_when="before",
+                               size=None, steps=3, device="cpu", feather=4)
+    out = api.stylize(request)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out[..., :, 100:], photo[..., :, 100:])
+
+
 def test_batches_report_progress_across_frames(photo, painting):
     reports = []
     frames = torch.cat([photo, photo.flip(-1)])
