@@ -6,6 +6,7 @@ import math
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -21,8 +22,7 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> torch.Te
     pil = open_image(path, "mask")
     has_alpha = pil.mode in ("RGBA", "LA", "PA") or "transparency" in pil.info
     grey = pil.convert("RGBA").getchannel("A") if has_alpha else pil.convert("L")
-    mask = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).float().div(255)
-    mask = mask.view(1, 1, grey.height, grey.width)
+    mask = torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255).view(1, 1, grey.height, grey.width)
     if size is not None and tuple(mask.shape[-2:]) != tuple(size):
         warnings.warn(
             f"mask {path} is {grey.width}x{grey.height}, the image is {size[1]}x{size[0]}: resized to fit",
