@@ -1,8 +1,14 @@
 """The one entry every host calls: a :class:`StyleRequest` in, an image tensor out.
 
-Images are float tensors ``[B,3,H,W]`` in 0..1 (RGB), masks ``[1,1,H,W]`` in 0..1.
+Images are float tensors ``[B,3,H,W]`` in 0..1 (RGB), masks ``[1,1,H,W]`` in 0..1. A batch is a
+series of frames, each stylized alike.
 
-``strength`` ``s`` in 0..1 sets the Gram method's style:content weight ratio on a log scale,
+Methods: ``gatys`` (Gram optimisation, any style image), ``adain`` (one pass, any style image, needs
+an AdaIN decoder), ``feedforward`` (one pass, a trained network per style).
+
+``strength`` ``s`` in 0..1 means, per method: AdaIN's ``α`` (how far the features move to the
+style's, default 1); feed-forward's blend of the stylized image with the photo (default 1); and
+the Gram method's style:content weight ratio on a log scale (default 0.5),
 
     β/α = 10^(2 + 4 s):   s = 0 -> 1e2, s = 0.25 -> 1e3 (Gatys et al.'s classic α/β = 1e-3),
                           s = 0.5 -> 1e4 (the default), s = 1 -> 1e6.
@@ -18,19 +24,22 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from .color import LINEAR_MODES, luminance, transfer_color
-from .errors import BrushworkError, ImageError, RequestError, ResultError
+from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
 from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .masks import check_not_empty, coverage, feather, resize_mask
-from .methods import gatys
+from .loaders import LoadedModel, load_model
+from .methods import adain, feedforward, gatys
 from .networks.vgg import shared_vgg19
 from .progress import Progress
 from .regions import Region, Style
 
-METHODS = ("gatys",)
+METHODS = ("gatys", "adain", "feedforward")
+DEFAULT_STRENGTH = {"gatys": 0.5, "adain": 1.0, "feedforward": 1.0}
 COLOR_MODES = ("none", "luminance", "histogram", "reinhard", "linear")
 COLOR_WHEN = ("before", "after")
 STRENGTH_LOG10_RANGE = (2.0, 6.0)
@@ -41,14 +50,18 @@ STRENGTH_LOG10_RANGE = (2.0, 6.0)
 class StyleRequest:
     """Everything a host asks for. ``regions`` say which styles go where (a mask of None: everywhere).
 
-    ``gatys`` holds the Gram method's advanced settings; the request's ``strength``, ``steps``,
-    ``seed`` and ``style_size`` replace the fields of the same meaning there.
+    ``strength`` None takes the method's default (``DEFAULT_STRENGTH``). ``model`` is the AdaIN
+    decoder (a name, a path or a loaded model; None: the installed default); feed-forward styles
+    name their model in ``Style.model``. ``gatys`` holds the Gram method's advanced settings; the
+    request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
+    meaning there.
     """
 
     content: torch.Tensor
     regions: Sequence[Region]
     method: str = "gatys"
-    strength: float = 0.5
+    strength: float | None = None
+    model: str | Path | LoadedModel | None = None
     color: str = "none"
     color_when: str = "after"
     linear_mode: str = "cholesky"
@@ -110,19 +123,36 @@ def _validate(request: StyleRequest) -> None:
         raise RequestError(f"colour preservation happens 'before' or 'after', not {request.color_when!r}")
     if request.linear_mode not in LINEAR_MODES:
         raise RequestError(f"unknown linear colour mode {request.linear_mode!r}: use one of {', '.join(LINEAR_MODES)}")
-    if not 0 <= request.strength <= 1 or math.isnan(request.strength):
-        raise RequestError(f"strength must be between 0 and 1, got {request.strength}")
+    strength = _strength(request)
+    if not 0 <= strength <= 1 or math.isnan(strength):
+        raise RequestError(f"strength must be between 0 and 1, got {strength}")
     if request.size is not None and request.size < MIN_SIDE:
         raise RequestError(f"size must be at least {MIN_SIDE} pixels, got {request.size}")
     if request.steps < 1:
         raise RequestError(f"steps must be at least 1, got {request.steps}")
     if not request.regions:
         raise RequestError("no style given: add at least one style image")
+    if request.method == "feedforward" and request.color_when == "before" and request.color not in ("none", "luminance"):
+        raise RequestError(
+            "feed-forward styles are baked into their models, so their colours cannot be changed before transfer: "
+            "use colour preservation 'after' (or 'luminance')"
+        )
     _check_image(request.content, "content")
     for r, region in enumerate(request.regions):
         region.normalised_weights()
         for s, style in enumerate(region.styles):
-            _check_image(style.image, f"style {s + 1} of region {r + 1}")
+            label = f"style {s + 1} of region {r + 1}"
+            if request.method == "feedforward":
+                if style.model is None:
+                    raise RequestError(f"{label} names no model: feed-forward styles are trained models")
+            else:
+                if style.image is None:
+                    raise RequestError(f"{label} has no image: the {request.method} method paints from style images")
+                _check_image(style.image, label)
+
+
+def _strength(request: StyleRequest) -> float:
+    return DEFAULT_STRENGTH[request.method] if request.strength is None else request.strength
 
 
 def _working_regions(request: StyleRequest, size: tuple[int, int], device: torch.device) -> list[Region]:
@@ -145,7 +175,12 @@ def _working_regions(request: StyleRequest, size: tuple[int, int], device: torch
                 warnings.warn(message, stacklevel=3)
             mask = feather(resize_mask(mask.float().clamp(0, 1).to(device), size), request.feather)
             check_not_empty(mask, name)
-        regions.append(Region([Style(s.image.to(device), s.weight) for s in region.styles], mask))
+        styles = [
+            Style(None, s.weight, load_model(s.model, "feedforward", device).network)
+            if request.method == "feedforward" else Style(s.image.to(device), s.weight)
+            for s in region.styles
+        ]
+        regions.append(Region(styles, mask))
     return regions
 
 
@@ -180,9 +215,15 @@ def _match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Ten
 
 
 def _run_method(content: torch.Tensor, regions: list[Region], request: StyleRequest, frame: int, frames: int):
+    """One frame through the request's method (the AdaIN model is loaded, and cached, on first use)."""
+    if request.method == "adain":
+        net = load_model(request.model, "adain", content.device).network
+        return adain.stylize(net, content, regions, adain.AdaINSettings(_strength(request), request.style_size))
+    if request.method == "feedforward":
+        return feedforward.stylize(content, regions, _strength(request))
     settings = dataclasses.replace(
         request.gatys,
-        style_weight=strength_to_style_weight(request.strength) * request.gatys.content_weight,
+        style_weight=strength_to_style_weight(_strength(request)) * request.gatys.content_weight,
         steps=request.steps,
         seed=request.seed,
         style_size=request.style_size,
@@ -195,7 +236,8 @@ def _run_method(content: torch.Tensor, regions: list[Region], request: StyleRequ
             outer(dataclasses.replace(report, step=frame * report.total + report.step, total=frames * report.total))
 
     vgg = shared_vgg19(str(content.device), "max")
-    return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
+    with torch.enable_grad():
+        return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
 
 
 def stylize(request: StyleRequest) -> torch.Tensor:
@@ -220,14 +262,17 @@ def stylize(request: StyleRequest) -> torch.Tensor:
             frame_regions = _recolour_styles(regions, original, request)
             if request.color == "luminance":
                 source = luminance(original).expand(-1, 3, -1, -1)
-        with torch.enable_grad():
-            result = _run_method(source, frame_regions, request, frame, content.shape[0])
+        if request.cancel is not None and request.cancel():
+            raise Cancelled(f"cancelled before frame {frame + 1} of {content.shape[0]}")
+        result = _run_method(source, frame_regions, request, frame, content.shape[0])
         if request.color == "luminance" or (request.color != "none" and request.color_when == "after"):
             result = transfer_color(result, original, request.color, linear_mode=request.linear_mode)
         masks = [region.mask for region in regions]
         if all(mask is not None for mask in masks):
             result = torch.lerp(original, result, coverage(masks))
         frames.append(result)
+        if request.method != "gatys" and request.progress is not None:
+            request.progress(Progress(frame + 1, content.shape[0], {}, None))
     output = torch.cat(frames)
     if not torch.isfinite(output).all():
         raise ResultError("the result has NaN or infinite pixels; try a lower strength or another optimiser")

@@ -109,6 +109,29 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
 
+def style_working_size(style: tuple[int, int], content: tuple[int, int], long_side: int | None, min_side: int) -> tuple[int, int]:
+    """Where a style image is read: at ``long_side`` when given, else at the content's pixel count.
+
+    Neither side drops below ``min_side``.
+    """
+    h, w = style
+    if long_side is not None:
+        h, w = fit_long_side(h, w, max(min_side, long_side))
+        return max(min_side, h), max(min_side, w)
+    scale = (content[0] * content[1] / (h * w)) ** 0.5
+    return max(min_side, round(h * scale)), max(min_side, round(w * scale))
+
+
+def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect") -> torch.Tensor:
+    """Pad the bottom and right edges so both sides are multiples of ``multiple``; crop back with
+    ``[..., :H, :W]``."""
+    h, w = image.shape[-2:]
+    bottom, right = -h % multiple, -w % multiple
+    if not bottom and not right:
+        return image
+    return F.pad(image, (0, right, 0, bottom), mode=mode)
+
+
 def tensor_to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
     """``[1,3,H,W]`` (+ ``[1,1,H,W]``) floats -> 8-bit RGB(A) Pillow image."""
     planes = rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], dim=1)

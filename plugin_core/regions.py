@@ -12,10 +12,15 @@ from .errors import RequestError
 
 @dataclass(frozen=True)
 class Style:
-    """A style image ``[1,3,H,W]`` in 0..1 and its weight among the styles of its region."""
+    """What paints, and its weight among the styles of its region.
 
-    image: torch.Tensor
+    ``image``: a style image ``[1,3,H,W]`` in 0..1 (Gram optimisation, AdaIN); ``model``: a
+    feed-forward style, by name, by path, or as a loaded model (feed-forward).
+    """
+
+    image: torch.Tensor | None = None
     weight: float = 1.0
+    model: object = None
 
 
 @dataclass(frozen=True)

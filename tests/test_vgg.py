@@ -117,7 +117,7 @@ def test_weights_of_another_architecture_are_refused(vgg, tmp_path):
 def test_corrupt_and_pickled_files_are_refused(tmp_path):
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a torch file at all")
-    with pytest.raises(WeightsError, match="corrupt.pth is not a readable weights file"):
+    with pytest.raises(WeightsError, match="corrupt.pth is not a readable VGG19 weights file: corrupt"):
         load_vgg19(corrupt)
 
     class Payload:
@@ -126,7 +126,7 @@ def test_corrupt_and_pickled_files_are_refused(tmp_path):
 
     pickled = tmp_path / "pickled.pth"
     torch.save({"features.0.weight": Payload()}, pickled)
-    with pytest.raises(WeightsError, match="pickled.pth is not a readable weights file"):
+    with pytest.raises(WeightsError, match="pickled.pth is not a readable VGG19 weights file: .*would run code"):
         load_vgg19(pickled)
     with pytest.raises(WeightsError, match="does not exist"):
         load_vgg19(tmp_path / "missing.pth")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import Cancelled, RequestError
-from ..image import fit_long_side, resize
+from ..image import fit_long_side, resize, style_working_size
 from ..masks import resize_mask
 from ..networks.vgg import LAYER_NAMES, VGG19
 from ..progress import Progress
@@ -153,18 +153,12 @@ class _Objective:
         target: dict[str, torch.Tensor] = {}
         for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
             image = style.image.to(content)
-            features = self.vgg(resize(image, self._style_size(image, content, style_scale)), self.style_weights)
+            long_side = None if self.settings.style_size is None else round(self.settings.style_size * style_scale)
+            size = style_working_size(image.shape[-2:], content.shape[-2:], long_side, MIN_STYLE_SIDE)
+            features = self.vgg(resize(image, size), self.style_weights)
             for layer, value in features.items():
                 target[layer] = target.get(layer, 0) + weight * gram(value)
         return target
-
-    def _style_size(self, style: torch.Tensor, content: torch.Tensor, style_scale: float) -> tuple[int, int]:
-        """The style at ``style_size`` (long side) times this scale's factor, else at the content's pixel count."""
-        h, w = style.shape[-2:]
-        if self.settings.style_size is not None:
-            return fit_long_side(h, w, max(MIN_STYLE_SIDE, round(self.settings.style_size * style_scale)))
-        scale = (content.shape[-2] * content.shape[-1] / (h * w)) ** 0.5
-        return max(MIN_STYLE_SIDE, round(h * scale)), max(MIN_STYLE_SIDE, round(w * scale))
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.settings

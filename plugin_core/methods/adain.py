@@ -1,0 +1,149 @@
+"""AdaIN arbitrary style transfer (Huang & Belongie 2017).
+
+With ``f = E(x)`` the encoder's relu4_1 features and ``μ, σ`` per-channel mean and standard deviation,
+
+    AdaIN(f_c, f_s) = σ(f_s) (f_c − μ(f_c)) / σ(f_c) + μ(f_s),    output = D(α t + (1 − α) f_c).
+
+* several styles with weights ``w_k`` (summing to 1): the target statistics are ``Σ w_k μ_k`` and
+  ``Σ w_k σ_k``, which equals ``Σ w_k AdaIN(f_c, f_k)`` since AdaIN is affine in them;
+* regions: region ``r`` with mask ``m_r`` (at feature resolution) measures the content statistics
+  under ``m_r`` and is written back where ``m_r`` is on, ``t = Σ m_r t_r / Σ m_r`` (the content's
+  own features where no mask is on).
+
+Statistics use the unbiased weighted variance ``Σ m (f − μ)² / (Σ m − Σ m² / Σ m)`` plus ``EPS``,
+which is ``torch.var`` when there is no mask. Style statistics are cached per encoder and style
+image, so a batch of frames (or repeated calls) with one style encodes it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import RequestError
+from ..image import pad_to_multiple, resize, style_working_size
+from ..masks import resize_mask
+from ..networks.decoder import ENCODER_LAYER, SCALE, Decoder
+from ..networks.vgg import VGG19
+from ..regions import Region
+
+EPS = 1e-5
+MIN_STYLE_SIDE = 2 * SCALE
+STYLE_CACHE_SIZE = 32
+"""Style statistics kept per encoder (least recently used dropped first)."""
+
+Statistics = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class AdaINSettings:
+    """``alpha``: how far the features move to the style's; ``style_size``: long side the styles
+    are read at (None: the content's pixel count)."""
+
+    alpha: float = 1.0
+    style_size: int | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.alpha <= 1:
+            raise RequestError(f"AdaIN alpha must be between 0 and 1, got {self.alpha}")
+
+
+class AdaINNet(nn.Module):
+    """An encoder (VGG19 read to relu4_1) and the decoder trained on it."""
+
+    def __init__(self, encoder: VGG19, decoder: Decoder):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image, [ENCODER_LAYER])[ENCODER_LAYER]
+
+
+def channel_statistics(features: torch.Tensor, mask: torch.Tensor | None = None) -> Statistics:
+    """Per-channel ``(μ, σ)`` of ``[B,C,H,W]`` features, each ``[B,C,1,1]``, weighted by ``mask``."""
+    if mask is None:
+        mask = features.new_ones(features.shape[0], 1, *features.shape[-2:])
+    total = mask.sum((2, 3), keepdim=True)
+    mean = (features * mask).sum((2, 3), keepdim=True) / total.clamp_min(EPS)
+    denominator = (total - mask.pow(2).sum((2, 3), keepdim=True) / total.clamp_min(EPS)).clamp_min(EPS)
+    variance = ((features - mean).pow(2) * mask).sum((2, 3), keepdim=True) / denominator
+    return mean, (variance + EPS).sqrt()
+
+
+def adain(features: torch.Tensor, content: Statistics, style: Statistics) -> torch.Tensor:
+    """``σ_s (f − μ_c) / σ_c + μ_s``."""
+    return (features - content[0]) / content[1] * style[1] + style[0]
+
+
+_style_cache: weakref.WeakKeyDictionary[nn.Module, OrderedDict] = weakref.WeakKeyDictionary()
+
+
+def style_statistics(net: AdaINNet, style: torch.Tensor, size: tuple[int, int]) -> Statistics:
+    """The relu4_1 statistics of ``style`` read at ``size``, computed once per (encoder, image, size)."""
+    cache = _style_cache.setdefault(net.encoder, OrderedDict())
+    digest = hashlib.sha1(style.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()
+    key = (digest, tuple(style.shape), size, str(style.device))
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    with torch.inference_mode():
+        statistics = channel_statistics(net.encode(resize(style, size)))
+    cache[key] = statistics
+    while len(cache) > STYLE_CACHE_SIZE:
+        cache.popitem(last=False)
+    return statistics
+
+
+def mix(statistics: Sequence[Statistics], weights: Sequence[float]) -> Statistics:
+    """``(Σ w_k μ_k, Σ w_k σ_k)``."""
+    mean = sum(w * s[0] for s, w in zip(statistics, weights, strict=True))
+    std = sum(w * s[1] for s, w in zip(statistics, weights, strict=True))
+    return mean, std
+
+
+def target_features(
+    features: torch.Tensor, styles: Sequence[Statistics], masks: Sequence[torch.Tensor | None], alpha: float
+) -> torch.Tensor:
+    """``α t + (1 − α) f_c`` with ``t`` the regions' AdaIN outputs written where their masks are on."""
+    weighted = torch.zeros_like(features)
+    cover = features.new_zeros(features.shape[0], 1, *features.shape[-2:])
+    for style, mask in zip(styles, masks, strict=True):
+        region = adain(features, channel_statistics(features, mask), style)
+        weight = torch.ones_like(cover) if mask is None else mask
+        weighted += weight * region
+        cover += weight
+    covered = cover > 0
+    target = torch.where(covered, weighted / cover.clamp_min(EPS), features)
+    return torch.lerp(features, target, alpha)
+
+
+def stylize(
+    net: AdaINNet, content: torch.Tensor, regions: Sequence[Region], settings: AdaINSettings = AdaINSettings()
+) -> torch.Tensor:
+    """Stylize ``content`` ``[B,3,H,W]`` (any size: it is padded to a multiple of 8 and cropped back)."""
+    height, width = content.shape[-2:]
+    padded = pad_to_multiple(content, SCALE)
+    with torch.inference_mode():
+        features = net.encode(padded)
+        styles, masks = [], []
+        for region in regions:
+            statistics = [
+                style_statistics(
+                    net, style.image.to(content),
+                    style_working_size(style.image.shape[-2:], (height, width), settings.style_size, MIN_STYLE_SIDE),
+                )
+                for style in region.styles
+            ]
+            styles.append(mix(statistics, region.normalised_weights()))
+            masks.append(None if region.mask is None else resize_mask(
+                pad_to_multiple(region.mask.to(content), SCALE, mode="replicate"), features.shape[-2:]
+            ))
+        image = net.decoder(target_features(features, styles, masks, settings.alpha))
+    return image[..., :height, :width].clamp(0, 1)
