@@ -109,7 +109,9 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
 
-def style_working_size(style: tuple[int, int], content: tuple[int, int], long_side: int | None, min_side: int) -> tuple[int, int]:
+def style_working_size(
+    style: tuple[int, int], content: tuple[int, int], long_side: int | None, min_side: int
+) -> tuple[int, int]:
     """Where a style image is read: at ``long_side`` when given, else at the content's pixel count.
 
     Neither side drops below ``min_side``.
