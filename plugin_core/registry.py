@@ -145,13 +145,17 @@ def _folders() -> str:
     return ", ".join(str(folder) for folder in search_dirs())
 
 
+def _unzip_hint(file: ModelFile) -> str:
+    return f" (a zip: take {file.name} out of it)" if file.archive else ""
+
+
 def _find_known(model: KnownModel, file: ModelFile) -> Path:
     found = find_file(file.name)
     if found is None:
         raise WeightsError(
             f"model {model.name!r} is not installed: {file.name} is in none of {_folders()}. "
             f"Run `brushwork models download {model.name}`, or download {file.url} by hand"
-            f"{f' (a zip: take {file.name} out of it)' if file.archive else ''} and put {file.name} in {cache_dir()}"
+            f"{_unzip_hint(file)} and put {file.name} in {cache_dir()}"
         )
     return found
 
@@ -241,8 +245,8 @@ def download(name: str, quiet: bool = False, manifest: dict[str, KnownModel] | N
                     temporary = _stream(file.url, folder, file.name, quiet)
             except WeightsError as error:
                 raise WeightsError(
-                    f"{error}. Offline? Download it by hand{f' (a zip: take {file.name} out of it)' if file.archive else ''}"
-                    f" and put {file.name} in {folder}, or in a folder listed in {ENVIRONMENT_VARIABLE}"
+                    f"{error}. Offline? Download it by hand{_unzip_hint(file)} and put {file.name} in {folder}, "
+                    f"or in a folder listed in {ENVIRONMENT_VARIABLE}"
                 ) from None
             paths.append(_keep(temporary, file, folder))
     finally:
