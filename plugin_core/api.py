@@ -31,8 +31,8 @@ import torch
 from .color import LINEAR_MODES, luminance, transfer_color
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
 from .image import MIN_SIDE, check_size, fit_long_side, resize
-from .masks import check_not_empty, coverage, feather, resize_mask
 from .loaders import LoadedModel, load_model
+from .masks import check_not_empty, coverage, feather, resize_mask
 from .methods import adain, feedforward, gatys
 from .networks.vgg import shared_vgg19
 from .progress import Progress
@@ -132,7 +132,8 @@ def _validate(request: StyleRequest) -> None:
         raise RequestError(f"steps must be at least 1, got {request.steps}")
     if not request.regions:
         raise RequestError("no style given: add at least one style image")
-    if request.method == "feedforward" and request.color_when == "before" and request.color not in ("none", "luminance"):
+    recolours_styles = request.color_when == "before" and request.color not in ("none", "luminance")
+    if request.method == "feedforward" and recolours_styles:
         raise RequestError(
             "feed-forward styles are baked into their models, so their colours cannot be changed before transfer: "
             "use colour preservation 'after' (or 'luminance')"

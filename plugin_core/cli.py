@@ -1,4 +1,4 @@
-"""``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT``."""
+"""``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT`` and ``brushwork models``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import __version__, api
+from . import __version__, api, registry
 from .errors import BrushworkError, RequestError
 from .image import SAVE_FORMATS, load_image, resize, save_image
 from .masks import load_mask
@@ -25,40 +25,56 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     s = commands.add_parser(
         "stylize",
-        help="paint a photo in the style of one or more images",
-        description="Paint CONTENT in the style of the --style images. With one --mask per --style, "
-        "each style paints its own region; with a single --mask, all styles paint that region.",
+        help="paint a photo in the style of one or more images or models",
+        description="Paint CONTENT in the style of the --style images (gatys, adain) or --model networks "
+        "(feedforward). With one --mask per style, each style paints its own region; with a single --mask, "
+        "all styles paint that region.",
     )
-    s.add_argument("content", type=Path, help="the photo to stylize")
-    s.add_argument("--style", "-s", type=Path, action="append", required=True, help="style image (repeatable)")
-    s.add_argument("--style-weight", type=float, action="append", default=[], metavar="W",
-                   help="weight of the matching --style (repeatable, default 1 each)")
-    s.add_argument("--mask", "-m", type=Path, action="append", default=[],
-                   help="where the style applies: alpha or grey image, white = styled (one, or one per --style)")
+    s.add_argument("content", type=Path, help="the photo to stylize (with --batch: a folder of frames)")
     s.add_argument("--method", default="gatys", help=f"one of {', '.join(api.METHODS)} (default gatys)")
+    s.add_argument("--style", "-s", type=Path, action="append", default=[], help="style image (repeatable)")
+    s.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
+                   help="adain: the decoder (default: the installed one); feedforward: a style model "
+                   "(repeatable, one per region). See `brushwork models list`")
+    s.add_argument("--style-weight", type=float, action="append", default=[], metavar="W",
+                   help="weight of the matching style (repeatable, default 1 each)")
+    s.add_argument("--mask", "-m", type=Path, action="append", default=[],
+                   help="where the style applies: alpha or grey image, white = styled (one, or one per style)")
+    s.add_argument("--strength", "--alpha", type=float, dest="strength",
+                   help="0 = photo, 1 = all style (default: gatys 0.5, adain and feedforward 1)")
     s.add_argument("--size", type=int, default=512, help="long side of the working and output image (default 512)")
     s.add_argument("--style-size", type=int, help="long side of the style images (default: content's pixel count)")
-    s.add_argument("--steps", type=int, default=200, help="optimisation steps over all scales (default 200)")
-    s.add_argument("--strength", type=float, default=0.5, help="0 = photo, 1 = all style (default 0.5)")
     s.add_argument("--color", default="none", choices=api.COLOR_MODES, help="keep the photo's colours")
     s.add_argument("--color-when", default="after", choices=api.COLOR_WHEN,
                    help="recolour the styles before transfer, or the result after (default after)")
     s.add_argument("--feather", type=float, default=0.0, help="soften mask edges by this many pixels")
-    s.add_argument("--content-layers", type=_names, default=GatysSettings.content_layers, metavar="L,L",
-                   help="VGG19 layers matched to the photo (default relu4_2)")
-    s.add_argument("--style-layers", type=_names, default=GatysSettings.style_layers, metavar="L,L",
-                   help="VGG19 layers whose Gram matrices match the style (default relu1_1,...,relu5_1)")
-    s.add_argument("--style-layer-weights", type=_numbers, metavar="W,W",
-                   help="one weight per style layer (default equal)")
-    s.add_argument("--tv-weight", type=float, default=GatysSettings.tv_weight, help="total-variation weight")
-    s.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS)
-    s.add_argument("--scales", type=int, default=GatysSettings.scales, help="coarse-to-fine levels (default 3)")
-    s.add_argument("--init", default="content", help=f"{', '.join(INITS)} or an image file")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch", action="store_true", help="CONTENT is a folder of frames; --output is a folder")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    s.add_argument("--output", "-o", type=Path, help="output file (.png, .jpg, .webp, .tif)")
-    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.add_argument("--output", "-o", type=Path, help="output file (.png, .jpg, .webp, .tif); with --batch a folder")
+    s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    g = s.add_argument_group("Gram optimisation (--method gatys)")
+    g.add_argument("--steps", type=int, default=200, help="optimisation steps over all scales (default 200)")
+    g.add_argument("--content-layers", type=_names, default=GatysSettings.content_layers, metavar="L,L",
+                   help="VGG19 layers matched to the photo (default relu4_2)")
+    g.add_argument("--style-layers", type=_names, default=GatysSettings.style_layers, metavar="L,L",
+                   help="VGG19 layers whose Gram matrices match the style (default relu1_1,...,relu5_1)")
+    g.add_argument("--style-layer-weights", type=_numbers, metavar="W,W",
+                   help="one weight per style layer (default equal)")
+    g.add_argument("--tv-weight", type=float, default=GatysSettings.tv_weight, help="total-variation weight")
+    g.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS)
+    g.add_argument("--scales", type=int, default=GatysSettings.scales, help="coarse-to-fine levels (default 3)")
+    g.add_argument("--init", default="content", help=f"{', '.join(INITS)} or an image file")
+    g.add_argument("--seed", type=int, default=0)
+
+    m = commands.add_parser("models", help="list, download and verify model weights")
+    actions = m.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="known models, where each is installed, and other weight files found")
+    d = actions.add_parser("download", help="download known models into the user cache, checking their sha256")
+    d.add_argument("names", nargs="+", metavar="NAME")
+    d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    v = actions.add_parser("verify", help="check installed files against the manifest's sha256")
+    v.add_argument("names", nargs="*", metavar="NAME")
     return parser
 
 
@@ -73,6 +89,9 @@ def _numbers(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+
+
 def default_output(content: Path, method: str) -> Path:
     """``photo_gatys.png`` next to the photo; ``photo_gatys-2.png`` and on when that exists."""
     candidate = content.with_name(f"{content.stem}_{method}.png")
@@ -83,34 +102,76 @@ def default_output(content: Path, method: str) -> Path:
     return candidate
 
 
-def _output_path(args: argparse.Namespace) -> Path:
-    if args.output is None:
-        return default_output(args.content, args.method)
-    output = args.output
+def _check_output(output: Path, content: Path, overwrite: bool) -> None:
     if output.suffix.lower() not in SAVE_FORMATS:
         raise RequestError(f"cannot write {output}: use one of {', '.join(sorted(SAVE_FORMATS))}")
-    if output.exists() and output.resolve() == args.content.resolve():
+    if output.exists() and output.resolve() == content.resolve():
         raise RequestError(f"output {output} is the content image; brushwork never overwrites its input")
-    if output.exists() and not args.overwrite:
+    if output.exists() and not overwrite:
         raise RequestError(f"output {output} exists; pass --overwrite to replace it")
     if not output.parent.is_dir():
         raise RequestError(f"cannot write {output}: folder {output.parent} does not exist")
-    return output
 
 
-def _regions(args: argparse.Namespace, size: tuple[int, int]) -> list[Region]:
-    weights = args.style_weight or [1.0] * len(args.style)
-    if len(weights) != len(args.style):
-        raise RequestError(f"{len(weights)} --style-weight for {len(args.style)} --style")
-    styles = [Style(load_image(path, "style").rgb, weight) for path, weight in zip(args.style, weights, strict=True)]
-    masks = [load_mask(path, size) for path in args.mask]
+def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """``(content, output)`` pairs: one, or with ``--batch`` every frame of the folder, all checked first."""
+    if not args.batch:
+        output = args.output or default_output(args.content, args.method)
+        _check_output(output, args.content, args.overwrite)
+        return [(args.content, output)]
+    if not args.content.is_dir():
+        raise RequestError(f"--batch needs a folder of frames; {args.content} is not a folder")
+    frames = sorted(p for p in args.content.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file())
+    if not frames:
+        raise RequestError(f"folder {args.content} holds no images ({', '.join(FRAME_SUFFIXES)})")
+    folder = args.output or args.content.with_name(f"{args.content.name}_{args.method}")
+    if folder.resolve() == args.content.resolve():
+        raise RequestError(f"output folder {folder} is the frames' folder; brushwork never overwrites its input")
+    if not folder.parent.is_dir():
+        raise RequestError(f"cannot write into {folder}: folder {folder.parent} does not exist")
+    jobs = [(frame, folder / f"{frame.stem}.png") for frame in frames]
+    clashes = [output for _, output in jobs if output.exists()]
+    if clashes and not args.overwrite:
+        raise RequestError(f"output {clashes[0]} exists; pass --overwrite to replace it")
+    folder.mkdir(exist_ok=True)
+    return jobs
+
+
+def _styles(args: argparse.Namespace) -> list[Style]:
+    """The styles: images for gatys and adain, models for feedforward, with their weights."""
+    if args.method == "feedforward":
+        if not args.model:
+            raise RequestError("feedforward needs --model (a style model name or file); see `brushwork models list`")
+        if args.style:
+            raise RequestError("feedforward paints with trained --model styles; --style images are not used")
+        paints = [{"model": model} for model in args.model]
+    else:
+        if not args.style:
+            raise RequestError(f"{args.method} needs at least one --style image")
+        paints = [{"image": load_image(path, "style").rgb} for path in args.style]
+    weights = args.style_weight or [1.0] * len(paints)
+    if len(weights) != len(paints):
+        raise RequestError(f"{len(weights)} --style-weight for {len(paints)} styles")
+    return [Style(weight=weight, **paint) for paint, weight in zip(paints, weights, strict=True)]
+
+
+def _regions(styles: list[Style], mask_paths: list[Path], size: tuple[int, int]) -> list[Region]:
+    masks = [load_mask(path, size) for path in mask_paths]
     if not masks:
         return [Region(styles)]
     if len(masks) == 1:
         return [Region(styles, masks[0])]
     if len(masks) == len(styles):
         return [Region([style], mask) for style, mask in zip(styles, masks, strict=True)]
-    raise RequestError(f"{len(masks)} --mask for {len(styles)} --style: give one mask, or one per style")
+    raise RequestError(f"{len(masks)} --mask for {len(styles)} styles: give one mask, or one per style")
+
+
+def _adain_model(args: argparse.Namespace) -> str | None:
+    if args.method != "adain" or not args.model:
+        return None
+    if len(args.model) > 1:
+        raise RequestError(f"adain takes one --model (the decoder), got {len(args.model)}")
+    return args.model[0]
 
 
 def _init(value: str):
@@ -119,41 +180,86 @@ def _init(value: str):
     return load_image(Path(value), "init image").rgb
 
 
-def stylize_command(args: argparse.Namespace) -> Path:
-    output = _output_path(args)
+def _parameters(args: argparse.Namespace, content: Path) -> dict:
+    """What made the picture, stored in the output file."""
+    parameters = {
+        "content": content.name, "method": args.method, "strength": args.strength, "size": args.size,
+        "style_weights": args.style_weight, "masks": [p.name for p in args.mask], "color": args.color,
+        "color_when": args.color_when,
+    }
+    if args.method == "feedforward":
+        return parameters | {"models": args.model}
+    parameters["styles"] = [p.name for p in args.style]
+    if args.method == "adain":
+        return parameters | {"model": _adain_model(args), "style_size": args.style_size}
+    return parameters | {
+        "steps": args.steps, "seed": args.seed, "tv_weight": args.tv_weight, "optimizer": args.optimizer,
+        "init": args.init, "content_layers": list(args.content_layers), "style_layers": list(args.style_layers),
+        "style_layer_weights": args.style_layer_weights,
+    }
+
+
+def stylize_command(args: argparse.Namespace) -> list[Path]:
+    if args.method not in api.METHODS:
+        raise RequestError(f"unknown method {args.method!r}: use one of {', '.join(api.METHODS)}")
+    jobs = _jobs(args)
     settings = GatysSettings(
         tv_weight=args.tv_weight, optimizer=args.optimizer, scales=args.scales, init=_init(args.init),
         content_layers=args.content_layers, style_layers=args.style_layers,
         style_layer_weights=args.style_layer_weights,
     )
-    content = load_image(args.content, "content")
-    regions = _regions(args, tuple(content.rgb.shape[-2:]))
-    bar = tqdm(total=args.steps, unit="step", disable=args.quiet, leave=False)
+    styles = _styles(args)
+    written = []
+    bar = tqdm(total=len(jobs) if args.batch else args.steps, unit="frame" if args.batch else "step",
+               disable=args.quiet or (args.method != "gatys" and not args.batch), leave=False)
 
     def progress(report: api.Progress) -> None:
+        if args.batch:
+            return
         bar.total = report.total
         bar.set_postfix(loss=f"{report.losses.get('total', 0):.3g}", refresh=False)
         bar.update(report.step - bar.n)
 
-    request = api.StyleRequest(
-        content.rgb, regions, method=args.method, strength=args.strength, color=args.color,
-        color_when=args.color_when, size=args.size, style_size=args.style_size, steps=args.steps,
-        seed=args.seed, device=args.device, feather=args.feather, gatys=settings, progress=progress,
-    )
     try:
-        result = api.stylize(request)
+        for content_path, output in jobs:
+            content = load_image(content_path, "content")
+            request = api.StyleRequest(
+                content.rgb, _regions(styles, args.mask, tuple(content.rgb.shape[-2:])), method=args.method,
+                strength=args.strength, model=_adain_model(args), color=args.color, color_when=args.color_when,
+                size=args.size, style_size=args.style_size, steps=args.steps, seed=args.seed, device=args.device,
+                feather=args.feather, gatys=settings, progress=progress,
+            )
+            result = api.stylize(request)
+            alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))
+            written.append(save_image(output, result, alpha, _parameters(args, content_path)))
+            if args.batch:
+                bar.update(1)
     finally:
         bar.close()
-    alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))
-    parameters = {
-        "content": args.content.name, "styles": [p.name for p in args.style], "style_weights": args.style_weight,
-        "masks": [p.name for p in args.mask], "method": args.method, "strength": args.strength,
-        "size": args.size, "steps": args.steps, "color": args.color, "color_when": args.color_when,
-        "seed": args.seed, "tv_weight": args.tv_weight, "optimizer": args.optimizer, "init": args.init,
-        "content_layers": list(args.content_layers), "style_layers": list(args.style_layers),
-        "style_layer_weights": args.style_layer_weights,
-    }
-    return save_image(output, result, alpha, parameters)
+    return written
+
+
+def models_command(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        manifest = registry.read_manifest()
+        print("searched, in order: " + ", ".join(str(folder) for folder in registry.search_dirs()))
+        for model in manifest.values():
+            found = [registry.find_file(file.name) for file in model.files]
+            where = "missing" if None in found else "installed in " + ", ".join(sorted({str(p.parent) for p in found}))
+            print(f"{model.name:16} {model.family:12} {where}\n{'':29}{model.description}. Licence: {model.licence}")
+        for path in registry.other_files(manifest):
+            print(f"{path.stem:16} {'(own file)':12} {path}")
+        return 0
+    if args.action == "download":
+        for name in args.names:
+            for path in registry.download(name, quiet=args.quiet):
+                print(f"{name}: {path}")
+        return 0
+    checks = registry.verify(args.names)
+    for check in checks:
+        detail = f" ({check.detail})" if check.detail else ""
+        print(f"{check.model:16} {check.file:20} {check.status}{detail}{f'  {check.path}' if check.path else ''}")
+    return 1 if any(check.status == "mismatch" for check in checks) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,14 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("always")
         warnings.showwarning = lambda message, *_rest, **_kw: print(f"brushwork: warning: {message}", file=sys.stderr)
         try:
-            written = stylize_command(args)
+            if args.command == "models":
+                return models_command(args)
+            for path in stylize_command(args):
+                print(f"wrote {path}")
         except BrushworkError as error:
             print(f"brushwork: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
-            print("brushwork: interrupted; nothing written", file=sys.stderr)
+            print("brushwork: interrupted; no partial file written", file=sys.stderr)
             return 130
-    print(f"wrote {written}")
     return 0
 
 

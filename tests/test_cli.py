@@ -7,11 +7,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from plugin_core import registry
 from plugin_core.cli import main
 
 from .conftest import EXAMPLES
+from .weights import brushwork_decoder, fast_neural_style_state
 
 FAST = ["--size", "64", "--steps", "4", "--quiet"]
 
@@ -79,7 +82,7 @@ def test_rgba_content_keeps_its_alpha(workdir):
         (["--style", "painting.jpg", "--method", "cubism"], "unknown method 'cubism'"),
         (["--style", "painting.jpg", "--mask", "empty.png"], "mask of region 1 is empty"),
         (["--style", "painting.jpg", "--mask", "sky_mask.png", "--mask", "land_mask.png",
-          "--mask", "sky_mask.png"], "3 --mask for 1 --style"),
+          "--mask", "sky_mask.png"], "3 --mask for 1 styles"),
         (["--style", "painting.jpg", "--strength", "2"], "strength must be between 0 and 1"),
         (["--style", "painting.jpg", "--style-layers", "relu1_1,relu9_1"], "style layers ['relu1_1', 'relu9_1']"),
         (["--style", "painting.jpg", "--style-layer-weights", "1,2"], "2 style layer weights for 5 style layers"),
@@ -113,3 +116,73 @@ def test_module_entry_point_exit_code(workdir):
     run = subprocess.run([sys.executable, "-m", "plugin_core.cli", "stylize", str(workdir / "photo.jpg"),
                           "--style", str(workdir / "nope.jpg")], capture_output=True, text=True)
     assert run.returncode == 2 and "nope.jpg does not exist" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_adain_and_feedforward_by_model(workdir, tmp_path_factory):
+    models = tmp_path_factory.mktemp("models")
+    decoder = brushwork_decoder(models)
+    torch.save(fast_neural_style_state(1), models / "candy.pth")
+    photo, painting = str(workdir / "photo.jpg"), str(workdir / "painting.jpg")
+    assert main(["stylize", photo, "--method", "adain", "--model", str(decoder), "--style", painting,
+                 "--alpha", "0.8", "--size", "64", "-q"]) == 0
+    parameters = json.loads(Image.open(workdir / "photo_adain.png").text["brushwork"])
+    assert parameters["method"] == "adain" and parameters["strength"] == 0.8
+    assert parameters["styles"] == ["painting.jpg"]
+    assert main(["stylize", photo, "--method", "feedforward", "--model", str(models / "candy.pth"),
+                 "--mask", str(workdir / "sky_mask.png"), "--size", "64", "-q"]) == 0
+    result = np.asarray(Image.open(workdir / "photo_feedforward.png"), dtype=float)
+    assert result.shape == (32, 64, 3)
+
+
+def test_batch_stylizes_every_frame_into_a_folder(workdir, tmp_path_factory, capsys):
+    frames = workdir / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.open(workdir / "photo.jpg").rotate(i * 5).save(frames / f"frame{i:03}.jpg")
+    models = tmp_path_factory.mktemp("models")
+    torch.save(fast_neural_style_state(1), models / "candy.pth")
+    assert main(["stylize", str(frames), "--batch", "--method", "feedforward", "--model", str(models / "candy.pth"),
+                 "--size", "64", "-q"]) == 0
+    out = workdir / "frames_feedforward"
+    assert sorted(p.name for p in out.iterdir()) == ["frame000.png", "frame001.png", "frame002.png"]
+    assert capsys.readouterr().out.count("wrote ") == 3
+    assert main(["stylize", str(frames), "--batch", "--method", "feedforward", "--model", str(models / "candy.pth"),
+                 "-q"]) == 2
+    assert "frame000.png exists; pass --overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "adain", "--style", "painting.jpg", "--model", "nowhere.pth"],
+         "model file nowhere.pth does not exist"),
+        (["--method", "feedforward"], "feedforward needs --model"),
+        (["--method", "feedforward", "--model", "udnie"], "'udnie' is not installed"),
+        (["--method", "adain"], "adain needs at least one --style image"),
+        (["--batch", "--style", "painting.jpg"], "--batch needs a folder of frames"),
+    ],
+)
+def test_bad_model_requests_exit_2(workdir, monkeypatch, capsys, tmp_path, extra, message):
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    assert main(["stylize", "photo.jpg", *extra, "--size", "64", "-q"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and message in error[0]
+
+
+def test_models_list_download_verify(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("BRUSHWORK_MODELS", str(tmp_path / "mine"))
+    (tmp_path / "mine").mkdir()
+    torch.save(fast_neural_style_state(1), tmp_path / "mine" / "sunset.pth")
+    assert main(["models", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "adain-pytorch" in listing and "missing" in listing and "sunset" in listing and "MIT" in listing
+    assert main(["models", "verify", "candy"]) == 0
+    assert "candy.pth" in (checked := capsys.readouterr().out) and "missing" in checked
+    monkeypatch.setattr(registry, "read_manifest", lambda: {
+        "candy": registry.KnownModel("candy", "feedforward", (registry.ModelFile("candy.pth", "http://127.0.0.1:9/c"),))
+    })
+    assert main(["models", "download", "candy", "-q"]) == 2
+    error = capsys.readouterr().err
+    assert "could not download http://127.0.0.1:9/c" in error and str(tmp_path / "brushwork") in error

@@ -102,7 +102,8 @@ def load_transformer_net(state: dict[str, torch.Tensor], source: str) -> Transfo
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    problems = [f"{label} {_listing(keys)}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+    found = (("missing", missing), ("unexpected", unexpected))
+    problems = [f"{label} {_listing(keys)}" for label, keys in found if keys]
     if problems:
         raise WeightsError(f"{source} is not a feed-forward TransformerNet: {'; '.join(problems)}")
     for key, value in state.items():
