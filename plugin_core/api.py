@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from .color import LINEAR_MODES, luminance, transfer_color
+from .devices import PRECISIONS, resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
 from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .loaders import LoadedModel, load_model
@@ -70,6 +71,7 @@ class StyleRequest:
     steps: int = 200
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     feather: float = 0.0
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
     progress: Callable[[Progress], None] | None = None
@@ -85,24 +87,6 @@ def strength_to_style_weight(strength: float) -> float:
     """``β/α = 10^(lo + (hi - lo) s)`` with ``(lo, hi) = STRENGTH_LOG10_RANGE``."""
     low, high = STRENGTH_LOG10_RANGE
     return 10 ** (low + (high - low) * strength)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for an absent CUDA is an error, not a fallback."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise RequestError(f"unknown device {name!r}: use auto, cpu or cuda[:N]") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RequestError(f"device {name!r} asked for, but CUDA is not available to this torch")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RequestError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif device.type != "cpu":
-        raise RequestError(f"device {name!r} is not supported: use auto, cpu or cuda[:N]")
-    return device
 
 
 def _check_image(image: torch.Tensor, label: str) -> None:
@@ -121,6 +105,8 @@ def _validate(request: StyleRequest) -> None:
         raise RequestError(f"unknown colour mode {request.color!r}: use one of {', '.join(COLOR_MODES)}")
     if request.color_when not in COLOR_WHEN:
         raise RequestError(f"colour preservation happens 'before' or 'after', not {request.color_when!r}")
+    if request.precision not in PRECISIONS:
+        raise RequestError(f"unknown precision {request.precision!r}: use one of {', '.join(PRECISIONS)}")
     if request.linear_mode not in LINEAR_MODES:
         raise RequestError(f"unknown linear colour mode {request.linear_mode!r}: use one of {', '.join(LINEAR_MODES)}")
     strength = _strength(request)
@@ -156,7 +142,9 @@ def _strength(request: StyleRequest) -> float:
     return DEFAULT_STRENGTH[request.method] if request.strength is None else request.strength
 
 
-def _working_regions(request: StyleRequest, size: tuple[int, int], device: torch.device) -> list[Region]:
+def _working_regions(
+    request: StyleRequest, size: tuple[int, int], device: torch.device, dtype: torch.dtype
+) -> list[Region]:
     """Masks resized to the working size (with a warning when their aspect differs), feathered, checked."""
     content_h, content_w = request.content.shape[-2:]
     regions = []
@@ -177,7 +165,7 @@ def _working_regions(request: StyleRequest, size: tuple[int, int], device: torch
             mask = feather(resize_mask(mask.float().clamp(0, 1).to(device), size), request.feather)
             check_not_empty(mask, name)
         styles = [
-            Style(None, s.weight, load_model(s.model, "feedforward", device).network)
+            Style(None, s.weight, load_model(s.model, "feedforward", device, dtype).network)
             if request.method == "feedforward" else Style(s.image.to(device), s.weight)
             for s in region.styles
         ]
@@ -215,10 +203,12 @@ def _match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Ten
     return scaled.clamp(0, 1).expand(-1, 3, -1, -1)
 
 
-def _run_method(content: torch.Tensor, regions: list[Region], request: StyleRequest, frame: int, frames: int):
+def _run_method(
+    content: torch.Tensor, regions: list[Region], request: StyleRequest, dtype: torch.dtype, frame: int, frames: int
+) -> torch.Tensor:
     """One frame through the request's method (the AdaIN model is loaded, and cached, on first use)."""
     if request.method == "adain":
-        net = load_model(request.model, "adain", content.device).network
+        net = load_model(request.model, "adain", content.device, dtype).network
         return adain.stylize(net, content, regions, adain.AdaINSettings(_strength(request), request.style_size))
     if request.method == "feedforward":
         return feedforward.stylize(content, regions, _strength(request))
@@ -254,7 +244,8 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     content = request.content.float()
     size = tuple(content.shape[-2:]) if request.size is None else fit_long_side(*content.shape[-2:], request.size)
     content = resize(content.to(device), size)
-    regions = _working_regions(request, size, device)
+    dtype = resolve_dtype(request.precision, device)
+    regions = _working_regions(request, size, device, dtype)
     frames = []
     for frame in range(content.shape[0]):
         original = content[frame : frame + 1]
@@ -265,7 +256,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
                 source = luminance(original).expand(-1, 3, -1, -1)
         if request.cancel is not None and request.cancel():
             raise Cancelled(f"cancelled before frame {frame + 1} of {content.shape[0]}")
-        result = _run_method(source, frame_regions, request, frame, content.shape[0])
+        result = _run_method(source, frame_regions, request, dtype, frame, content.shape[0])
         if request.color == "luminance" or (request.color != "none" and request.color_when == "after"):
             result = transfer_color(result, original, request.color, linear_mode=request.linear_mode)
         masks = [region.mask for region in regions]

@@ -23,7 +23,7 @@ from .errors import RequestError, WeightsError
 from .methods.adain import AdaINNet
 from .networks.decoder import DECODER_CONVS, is_adain_decoder, load_decoder
 from .networks.transformer_net import is_transformer_net, load_transformer_net
-from .networks.vgg import is_adain_vgg, load_vgg19, shared_vgg19
+from .networks.vgg import is_adain_vgg, load_vgg19
 from .tensor_files import read_tensors
 
 ADAIN_ENCODER_FILE = "vgg_normalised.pth"
@@ -72,8 +72,7 @@ def _build(paths: list[Path], family: str, device: torch.device | str, dtype: to
         return load_transformer_net(states[source], str(source)).to(device, dtype)
     decoder = load_decoder(states[source], str(source)).to(device, dtype)
     if not is_adain_decoder(states[source]):
-        encoder = shared_vgg19(str(device)) if dtype == torch.float32 else load_vgg19().to(device, dtype)
-        return AdaINNet(encoder, decoder)
+        return AdaINNet(load_vgg19().to(device, dtype), decoder)
     encoders = [path for path in paths if kinds[path] == "adain-encoder"]
     beside = source.with_name(ADAIN_ENCODER_FILE)
     encoder = encoders[0] if encoders else beside if beside.is_file() else registry.find_file(ADAIN_ENCODER_FILE)
@@ -95,7 +94,8 @@ def load_model(
 ) -> LoadedModel:
     """The ``family`` model named by ``spec`` (None: the installed default), on ``device`` in ``dtype``.
 
-    Loaded models are kept per (files, their modification times, device, dtype).
+    Networks are kept in channels-last memory format (faster convolutions on CPU and GPU), and
+    loaded models per (files, their modification times, device, dtype).
     """
     if family not in FAMILY_NAMES:
         raise RequestError(f"unknown model family {family!r}: use one of {', '.join(FAMILY_NAMES)}")
@@ -109,7 +109,8 @@ def load_model(
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    model = LoadedModel(name, family, tuple(paths), _build(paths, family, device, dtype))
+    network = _build(paths, family, device, dtype).to(memory_format=torch.channels_last)
+    model = LoadedModel(name, family, tuple(paths), network)
     _cache[key] = model
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)

@@ -134,7 +134,7 @@ def test_a_style_is_encoded_once_for_a_batch_of_frames(tmp_path, photo, painting
     hook = net.encoder.register_forward_hook(lambda _m, args, _out: calls.append(tuple(args[0].shape)))
     try:
         frames = torch.cat([photo, photo.flip(-1), photo.flip(-2)])
-        api.stylize(api.simple_request(frames, [painting.flip(-1)], method="adain", model=path,
+        api.stylize(api.simple_request(frames, [painting.flip(-1)], method="adain", model=path, precision="float32",
                                        size=None, device="cpu"))
     finally:
         hook.remove()
@@ -167,3 +167,12 @@ def test_masked_region_keeps_the_photo_outside(net, tmp_path, photo, painting):
 
 def test_decoder_round_trip_shapes():
     assert Decoder()(torch.rand(2, 512, 3, 4)).shape == (2, 3, 24, 32)
+
+
+def test_bfloat16_matches_float32(tmp_path, photo, painting):
+    path = brushwork_decoder(tmp_path)
+    outputs = [
+        adain.stylize(load_model(path, "adain", "cpu", dtype).network, photo, [Region([Style(painting)])])
+        for dtype in (torch.float32, torch.bfloat16)
+    ]
+    assert (outputs[0] - outputs[1]).abs().mean() < 1 / 255

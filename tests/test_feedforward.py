@@ -119,3 +119,12 @@ def test_luminance_after_keeps_the_photo_colours(models, photo):
 def test_a_style_without_a_model_is_refused(photo, painting):
     with pytest.raises(RequestError, match="names no model"):
         api.stylize(api.simple_request(photo, [painting], method="feedforward", device="cpu"))
+
+
+def test_bfloat16_matches_float32(models, photo):
+    outputs = [
+        feedforward.stylize(photo, [Region([Style(model=load_model(models / "candy.pth", "feedforward", "cpu",
+                                                                  dtype).network)])])
+        for dtype in (torch.float32, torch.bfloat16)
+    ]
+    assert (outputs[0] - outputs[1]).abs().mean() < 2 / 255  # about one level of 255 with these weights

@@ -11,7 +11,8 @@ With ``f = E(x)`` the encoder's relu4_1 features and ``μ, σ`` per-channel mean
   own features where no mask is on).
 
 Statistics use the unbiased weighted variance ``Σ m (f − μ)² / (Σ m − Σ m² / Σ m)`` plus ``EPS``,
-which is ``torch.var`` when there is no mask. Style statistics are cached per encoder and style
+which is ``torch.var`` when there is no mask. The networks run in their own dtype (bfloat16 where
+the hardware has it), statistics and feature arithmetic in float32. Style statistics are cached per encoder and style
 image, so a batch of frames (or repeated calls) with one style encodes it once.
 """
 
@@ -62,8 +63,18 @@ class AdaINNet(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.decoder.conv1_1.weight.dtype
+
     def encode(self, image: torch.Tensor) -> torch.Tensor:
-        return self.encoder(image, [ENCODER_LAYER])[ENCODER_LAYER]
+        """relu4_1 features, float32, of an RGB image in 0..1."""
+        image = image.to(self.dtype, memory_format=torch.channels_last)
+        return self.encoder(image, [ENCODER_LAYER])[ENCODER_LAYER].float()
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        """RGB, float32 and unclamped, of relu4_1 features."""
+        return self.decoder(features.to(self.dtype, memory_format=torch.channels_last)).float()
 
 
 def channel_statistics(features: torch.Tensor, mask: torch.Tensor | None = None) -> Statistics:
@@ -145,5 +156,5 @@ def stylize(
             masks.append(None if region.mask is None else resize_mask(
                 pad_to_multiple(region.mask.to(content), SCALE, mode="replicate"), features.shape[-2:]
             ))
-        image = net.decoder(target_features(features, styles, masks, settings.alpha))
+        image = net.decode(target_features(features, styles, masks, settings.alpha))
     return image[..., :height, :width].clamp(0, 1)

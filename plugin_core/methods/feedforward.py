@@ -5,7 +5,8 @@ For region ``r`` with mask ``m_r`` and networks ``N_k`` weighted ``w_k`` (summin
     y_r = Σ w_k N_k(c),    y = Σ m_r y_r / Σ m_r  (the content where no mask is on),
     output = s y + (1 − s) c  with strength ``s``.
 
-Each network runs once per frame however many regions use it.
+Each network runs once per frame however many regions use it, in its own dtype (bfloat16 where
+the hardware has it); the blending is float32.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
                 if not isinstance(net, TransformerNet):
                     raise RequestError(f"feed-forward styles need a loaded TransformerNet, got {type(net).__name__}")
                 if id(net) not in outputs:
-                    outputs[id(net)] = net(padded)[..., :height, :width].clamp(0, 1)
+                    dtype = net.conv1.conv2d.weight.dtype
+                    styled = net(padded.to(dtype, memory_format=torch.channels_last)).float()
+                    outputs[id(net)] = styled[..., :height, :width].clamp(0, 1)
                 painted += weight * outputs[id(net)]
             mask = torch.ones_like(cover) if region.mask is None else region.mask.to(content)
             weighted += mask * painted

@@ -45,8 +45,22 @@ class _Conv(nn.Module):
         return self.conv2d(x)
 
 
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, affine=True)
+class _InstanceNorm(nn.Module):
+    """Affine instance normalisation, ``γ (x − μ) / sqrt(σ² + ε) + β`` per image and channel.
+
+    Computed as a group norm with one channel per group: the same maths as ``nn.InstanceNorm2d``
+    (and its keys), without its copies of channels-last tensors.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
+
 
 
 class _Residual(nn.Module):
@@ -54,8 +68,8 @@ class _Residual(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.conv1, self.in1 = _Conv(channels, channels, 3), _norm(channels)
-        self.conv2, self.in2 = _Conv(channels, channels, 3), _norm(channels)
+        self.conv1, self.in1 = _Conv(channels, channels, 3), _InstanceNorm(channels)
+        self.conv2, self.in2 = _Conv(channels, channels, 3), _InstanceNorm(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
@@ -66,13 +80,13 @@ class TransformerNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.conv1, self.in1 = _Conv(3, 32, 9), _norm(32)
-        self.conv2, self.in2 = _Conv(32, 64, 3, stride=2), _norm(64)
-        self.conv3, self.in3 = _Conv(64, 128, 3, stride=2), _norm(128)
+        self.conv1, self.in1 = _Conv(3, 32, 9), _InstanceNorm(32)
+        self.conv2, self.in2 = _Conv(32, 64, 3, stride=2), _InstanceNorm(64)
+        self.conv3, self.in3 = _Conv(64, 128, 3, stride=2), _InstanceNorm(128)
         for i in range(1, RESIDUAL_BLOCKS + 1):
             self.add_module(f"res{i}", _Residual(128))
-        self.deconv1, self.in4 = _Conv(128, 64, 3, upsample=True), _norm(64)
-        self.deconv2, self.in5 = _Conv(64, 32, 3, upsample=True), _norm(32)
+        self.deconv1, self.in4 = _Conv(128, 64, 3, upsample=True), _InstanceNorm(64)
+        self.deconv2, self.in5 = _Conv(64, 32, 3, upsample=True), _InstanceNorm(32)
         self.deconv3 = _Conv(32, 3, 9)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
