@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from plugin_core import api
+from plugin_core.color import rgb_to_yiq
 from plugin_core.errors import WeightsError
 from plugin_core.loaders import load_model
 from plugin_core.methods import adain
@@ -176,3 +177,19 @@ def test_bfloat16_matches_float32(tmp_path, photo, painting):
         for dtype in (torch.float32, torch.bfloat16)
     ]
     assert (outputs[0] - outputs[1]).abs().mean() < 1 / 255
+
+
+@pytest.mark.parametrize(("color", "when"), [("histogram", "after"), ("luminance", "after"), ("reinhard", "before"),
+                                             ("luminance", "before")])
+def test_colour_preservation(tmp_path, photo, painting, color, when):
+    request = api.simple_request(photo, [painting], method="adain", model=brushwork_decoder(tmp_path), size=None,
+                                 device="cpu", color=color, color_when=when)
+    out = api.stylize(request)
+    assert out.shape == photo.shape and torch.isfinite(out).all()
+    if color == "histogram":  # bfloat16 random weights give tied pixels: compare the moments
+        assert torch.allclose(out.mean((2, 3)), photo.mean((2, 3)), atol=0.01)
+        assert torch.allclose(out.std((2, 3)), photo.std((2, 3)), atol=0.01)
+    if color == "luminance":
+        unclamped = ((out > 0.01) & (out < 0.99)).all(1, keepdim=True).expand(-1, 2, -1, -1)
+        chroma_error = (rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(photo)[:, 1:]).abs()[unclamped]
+        assert unclamped.float().mean() > 0.3 and chroma_error.mean() < 1e-3

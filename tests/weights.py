@@ -47,6 +47,7 @@ def _fast_neural_style_shapes() -> dict[str, tuple[int, ...]]:
 FAST_NEURAL_STYLE_SHAPES = _fast_neural_style_shapes()
 OUTPUT_LAYER = "deconv3.conv2d.weight"
 OUTPUT_GAIN = 40.0
+DECODER_OUTPUT_GAIN = 1e-4
 
 
 def _conv(shape, generator):
@@ -89,6 +90,13 @@ def adain_pair(folder):
 
 
 def brushwork_decoder(folder, seed: int = 3):
-    """A brushwork AdaIN decoder ``.safetensors`` with random weights."""
+    """A brushwork AdaIN decoder ``.safetensors`` with random weights: He-scaled, so the image is
+    not flat, and an output layer that lands around mid-grey."""
     torch.manual_seed(seed)
-    return write_tensors(folder / "decoder.safetensors", Decoder().state_dict(), {"family": "adain"})
+    decoder = Decoder()
+    for conv in decoder.children():
+        torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    with torch.no_grad():
+        decoder.conv1_1.weight *= DECODER_OUTPUT_GAIN
+        decoder.conv1_1.bias.fill_(0.5)
+    return write_tensors(folder / "decoder.safetensors", decoder.state_dict(), {"family": "adain"})

@@ -157,4 +157,4 @@ def stylize(
                 pad_to_multiple(region.mask.to(content), SCALE, mode="replicate"), features.shape[-2:]
             ))
         image = net.decode(target_features(features, styles, masks, settings.alpha))
-    return image[..., :height, :width].clamp(0, 1)
+    return image[..., :height, :width].clamp(0, 1).contiguous()

@@ -44,4 +44,4 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
             weighted += mask * painted
             cover += mask
         styled = torch.where(cover > 0, weighted / cover.clamp_min(1e-8), content)
-        return torch.lerp(content, styled, strength)
+        return torch.lerp(content, styled, strength).contiguous()
