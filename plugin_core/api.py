@@ -145,7 +145,8 @@ def _strength(request: StyleRequest) -> float:
 def _working_regions(
     request: StyleRequest, size: tuple[int, int], device: torch.device, dtype: torch.dtype
 ) -> list[Region]:
-    """Masks resized to the working size (with a warning when their aspect differs), feathered, checked."""
+    """Masks resized to the working size (with a warning when their aspect differs), feathered and
+    checked; styles on the device, feed-forward ones as loaded networks."""
     content_h, content_w = request.content.shape[-2:]
     regions = []
     for r, region in enumerate(request.regions):

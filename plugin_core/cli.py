@@ -183,7 +183,8 @@ def _init(value: str):
 def _parameters(args: argparse.Namespace, content: Path) -> dict:
     """What made the picture, stored in the output file."""
     parameters = {
-        "content": content.name, "method": args.method, "strength": args.strength, "size": args.size,
+        "content": content.name, "method": args.method, "size": args.size,
+        "strength": api.DEFAULT_STRENGTH[args.method] if args.strength is None else args.strength,
         "style_weights": args.style_weight, "masks": [p.name for p in args.mask], "color": args.color,
         "color_when": args.color_when,
     }
