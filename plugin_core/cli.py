@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__, api, registry
+from .devices import PRECISIONS
 from .errors import BrushworkError, RequestError
 from .image import SAVE_FORMATS, load_image, resize, save_image
 from .masks import load_mask
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--feather", type=float, default=0.0, help="soften mask edges by this many pixels")
     s.add_argument("--batch", action="store_true", help="CONTENT is a folder of frames; --output is a folder")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    s.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="number format of the adain and feedforward networks (auto: bfloat16 where native)")
     s.add_argument("--output", "-o", type=Path, help="output file (.png, .jpg, .webp, .tif); with --batch a folder")
     s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -189,10 +192,10 @@ def _parameters(args: argparse.Namespace, content: Path) -> dict:
         "color_when": args.color_when,
     }
     if args.method == "feedforward":
-        return parameters | {"models": args.model}
+        return parameters | {"models": args.model, "precision": args.precision}
     parameters["styles"] = [p.name for p in args.style]
     if args.method == "adain":
-        return parameters | {"model": _adain_model(args), "style_size": args.style_size}
+        return parameters | {"model": _adain_model(args), "style_size": args.style_size, "precision": args.precision}
     return parameters | {
         "steps": args.steps, "seed": args.seed, "tv_weight": args.tv_weight, "optimizer": args.optimizer,
         "init": args.init, "content_layers": list(args.content_layers), "style_layers": list(args.style_layers),
@@ -228,7 +231,7 @@ def stylize_command(args: argparse.Namespace) -> list[Path]:
                 content.rgb, _regions(styles, args.mask, tuple(content.rgb.shape[-2:])), method=args.method,
                 strength=args.strength, model=_adain_model(args), color=args.color, color_when=args.color_when,
                 size=args.size, style_size=args.style_size, steps=args.steps, seed=args.seed, device=args.device,
-                feather=args.feather, gatys=settings, progress=progress,
+                precision=args.precision, feather=args.feather, gatys=settings, progress=progress,
             )
             result = api.stylize(request)
             alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))

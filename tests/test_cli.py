@@ -124,9 +124,9 @@ def test_adain_and_feedforward_by_model(workdir, tmp_path_factory):
     torch.save(fast_neural_style_state(1), models / "candy.pth")
     photo, painting = str(workdir / "photo.jpg"), str(workdir / "painting.jpg")
     assert main(["stylize", photo, "--method", "adain", "--model", str(decoder), "--style", painting,
-                 "--alpha", "0.8", "--size", "64", "-q"]) == 0
+                 "--alpha", "0.8", "--precision", "float32", "--size", "64", "-q"]) == 0
     parameters = json.loads(Image.open(workdir / "photo_adain.png").text["brushwork"])
-    assert parameters["method"] == "adain" and parameters["strength"] == 0.8
+    assert parameters["method"] == "adain" and parameters["strength"] == 0.8 and parameters["precision"] == "float32"
     assert parameters["styles"] == ["painting.jpg"]
     assert main(["stylize", photo, "--method", "feedforward", "--model", str(models / "candy.pth"),
                  "--mask", str(workdir / "sky_mask.png"), "--size", "64", "-q"]) == 0
