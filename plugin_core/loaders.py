@@ -23,7 +23,7 @@ from .errors import RequestError, WeightsError
 from .methods.adain import AdaINNet
 from .networks.decoder import DECODER_CONVS, is_adain_decoder, load_decoder
 from .networks.transformer_net import is_transformer_net, load_transformer_net
-from .networks.vgg import is_adain_vgg, load_vgg19
+from .networks.vgg import is_adain_vgg, load_vgg19, vgg19_from_state
 from .tensor_files import read_tensors
 
 ADAIN_ENCODER_FILE = "vgg_normalised.pth"
@@ -81,9 +81,10 @@ def _build(paths: list[Path], family: str, device: torch.device | str, dtype: to
             f"{source} is pytorch-AdaIN's decoder; it needs {ADAIN_ENCODER_FILE} from the same release, "
             f"next to it or in {', '.join(str(d) for d in registry.search_dirs())}"
         )
-    if not is_adain_vgg(read_tensors(encoder, "model weights")[0]):
+    state = states[encoder] if encoder in states else read_tensors(encoder, "model weights")[0]
+    if not is_adain_vgg(state):
         raise WeightsError(f"{encoder} is not pytorch-AdaIN's {ADAIN_ENCODER_FILE} (no 1x1 input convolution)")
-    return AdaINNet(load_vgg19(encoder).to(device, dtype), decoder)
+    return AdaINNet(vgg19_from_state(state, str(encoder)).to(device, dtype), decoder)
 
 
 def load_model(

@@ -211,8 +211,12 @@ def _extract(archive: Path, member: str, folder: Path) -> Path:
             if not entries:
                 raise WeightsError(f"the downloaded archive holds no {member}")
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".extract-", suffix=".part")
-            with os.fdopen(handle, "wb") as out, bundle.open(entries[0]) as source:
-                shutil.copyfileobj(source, out, CHUNK)
+            try:
+                with os.fdopen(handle, "wb") as out, bundle.open(entries[0]) as source:
+                    shutil.copyfileobj(source, out, CHUNK)
+            except BaseException:
+                os.unlink(temporary)
+                raise
     except zipfile.BadZipFile:
         raise WeightsError(f"the download meant to hold {member} is not a zip archive") from None
     return Path(temporary)

