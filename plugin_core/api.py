@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from .color import LINEAR_MODES, luminance, transfer_color
-from .devices import PRECISIONS, resolve_device, resolve_dtype
+from .devices import resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
 from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .loaders import LoadedModel, load_model
@@ -105,8 +105,6 @@ def _validate(request: StyleRequest) -> None:
         raise RequestError(f"unknown colour mode {request.color!r}: use one of {', '.join(COLOR_MODES)}")
     if request.color_when not in COLOR_WHEN:
         raise RequestError(f"colour preservation happens 'before' or 'after', not {request.color_when!r}")
-    if request.precision not in PRECISIONS:
-        raise RequestError(f"unknown precision {request.precision!r}: use one of {', '.join(PRECISIONS)}")
     if request.linear_mode not in LINEAR_MODES:
         raise RequestError(f"unknown linear colour mode {request.linear_mode!r}: use one of {', '.join(LINEAR_MODES)}")
     strength = _strength(request)
