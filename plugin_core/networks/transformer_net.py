@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import WeightsError
+from .state import load_checked
 
 PIXEL_SCALE = 255.0
 RESIDUAL_BLOCKS = 5
@@ -60,7 +60,6 @@ class _InstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
-
 
 
 class _Residual(nn.Module):
@@ -105,25 +104,7 @@ def is_transformer_net(state: dict[str, torch.Tensor]) -> bool:
     return first is not None and tuple(first.shape[1:]) == (3, 9, 9)
 
 
-def _listing(keys: list[str], shown: int = 4) -> str:
-    return ", ".join(keys[:shown]) + (" ..." if len(keys) > shown else "")
-
-
 def load_transformer_net(state: dict[str, torch.Tensor], source: str) -> TransformerNet:
     """A TransformerNet from pytorch/examples or brushwork keys, every key and shape checked."""
-    net = TransformerNet()
     state = {key: value for key, value in state.items() if not STALE_KEY.search(key)}
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    found = (("missing", missing), ("unexpected", unexpected))
-    problems = [f"{label} {_listing(keys)}" for label, keys in found if keys]
-    if problems:
-        raise WeightsError(f"{source} is not a feed-forward TransformerNet: {'; '.join(problems)}")
-    for key, value in state.items():
-        if value.shape != expected[key].shape:
-            raise WeightsError(
-                f"{source}: {key} has shape {tuple(value.shape)}, the TransformerNet needs {tuple(expected[key].shape)}"
-            )
-    net.load_state_dict({key: value.float() for key, value in state.items()})
-    return net.eval().requires_grad_(False)
+    return load_checked(TransformerNet(), state, source, "a feed-forward TransformerNet")
