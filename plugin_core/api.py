@@ -4,10 +4,11 @@ Images are float tensors ``[B,3,H,W]`` in 0..1 (RGB), masks ``[1,1,H,W]`` in 0..
 series of frames, each stylized alike.
 
 Methods: ``gatys`` (Gram optimisation, any style image), ``adain`` (one pass, any style image, needs
-an AdaIN decoder), ``feedforward`` (one pass, a trained network per style).
+an AdaIN decoder), ``feedforward`` (one pass, a trained network per style), ``fast`` (one pass of a
+small network, any style image, no VGG: brushwork's fast arbitrary-style model).
 
 ``strength`` ``s`` in 0..1 means, per method: AdaIN's ``α`` (how far the features move to the
-style's, default 1); feed-forward's blend of the stylized image with the photo (default 1); and
+style's, default 1); feed-forward's and fast's blend of the stylized image with the photo (default 1); and
 the Gram method's style:content weight ratio on a log scale (default 0.5),
 
     β/α = 10^(2 + 4 s):   s = 0 -> 1e2, s = 0.25 -> 1e3 (Gatys et al.'s classic α/β = 1e-3),
@@ -34,13 +35,13 @@ from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultE
 from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .loaders import LoadedModel, load_model
 from .masks import check_not_empty, coverage, feather, resize_mask
-from .methods import adain, feedforward, gatys
+from .methods import adain, fast, feedforward, gatys
 from .networks.vgg import shared_vgg19
 from .progress import Progress
 from .regions import Region, Style
 
-METHODS = ("gatys", "adain", "feedforward")
-DEFAULT_STRENGTH = {"gatys": 0.5, "adain": 1.0, "feedforward": 1.0}
+METHODS = ("gatys", "adain", "feedforward", "fast")
+DEFAULT_STRENGTH = {"gatys": 0.5, "adain": 1.0, "feedforward": 1.0, "fast": 1.0}
 COLOR_MODES = ("none", "luminance", "histogram", "reinhard", "linear")
 COLOR_WHEN = ("before", "after")
 STRENGTH_LOG10_RANGE = (2.0, 6.0)
@@ -52,7 +53,7 @@ class StyleRequest:
     """Everything a host asks for. ``regions`` say which styles go where (a mask of None: everywhere).
 
     ``strength`` None takes the method's default (``DEFAULT_STRENGTH``). ``model`` is the AdaIN
-    decoder (a name, a path or a loaded model; None: the installed default); feed-forward styles
+    decoder or the fast model (a name, a path or a loaded model; None: the installed default); feed-forward styles
     name their model in ``Style.model``. ``gatys`` holds the Gram method's advanced settings; the
     request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
     meaning there.
@@ -205,10 +206,13 @@ def _match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Ten
 def _run_method(
     content: torch.Tensor, regions: list[Region], request: StyleRequest, dtype: torch.dtype, frame: int, frames: int
 ) -> torch.Tensor:
-    """One frame through the request's method (the AdaIN model is loaded, and cached, on first use)."""
+    """One frame through the request's method (AdaIN and fast models are loaded, and cached, on first use)."""
     if request.method == "adain":
         net = load_model(request.model, "adain", content.device, dtype).network
         return adain.stylize(net, content, regions, adain.AdaINSettings(_strength(request), request.style_size))
+    if request.method == "fast":
+        net = load_model(request.model, "fast", content.device, dtype).network
+        return fast.stylize(net, content, regions, _strength(request), request.style_size)
     if request.method == "feedforward":
         return feedforward.stylize(content, regions, _strength(request))
     settings = dataclasses.replace(

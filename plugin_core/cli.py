@@ -1,8 +1,10 @@
-"""``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT`` and ``brushwork models``."""
+"""``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT``, ``brushwork models``
+and ``brushwork train``."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -16,6 +18,10 @@ from .image import SAVE_FORMATS, load_image, resize, save_image
 from .masks import load_mask
 from .methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from .regions import Region, Style
+from .training import arbitrary
+from .training import feedforward as ff_training
+from .training.data import ImageSet
+from .training.loop import TrainSettings, train
 
 EXIT_BAD_INPUT = 2
 
@@ -27,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     s = commands.add_parser(
         "stylize",
         help="paint a photo in the style of one or more images or models",
-        description="Paint CONTENT in the style of the --style images (gatys, adain) or --model networks "
+        description="Paint CONTENT in the style of the --style images (gatys, adain, fast) or --model networks "
         "(feedforward). With one --mask per style, each style paints its own region; with a single --mask, "
         "all styles paint that region.",
     )
@@ -35,14 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="gatys", help=f"one of {', '.join(api.METHODS)} (default gatys)")
     s.add_argument("--style", "-s", type=Path, action="append", default=[], help="style image (repeatable)")
     s.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
-                   help="adain: the decoder (default: the installed one); feedforward: a style model "
+                   help="adain: the decoder; fast: the fast model (default: the installed one); "
+                   "feedforward: a style model "
                    "(repeatable, one per region). See `brushwork models list`")
     s.add_argument("--style-weight", type=float, action="append", default=[], metavar="W",
                    help="weight of the matching style (repeatable, default 1 each)")
     s.add_argument("--mask", "-m", type=Path, action="append", default=[],
                    help="where the style applies: alpha or grey image, white = styled (one, or one per style)")
     s.add_argument("--strength", "--alpha", type=float, dest="strength",
-                   help="0 = photo, 1 = all style (default: gatys 0.5, adain and feedforward 1)")
+                   help="0 = photo, 1 = all style (default: gatys 0.5, adain, feedforward and fast 1)")
     s.add_argument("--size", type=int, default=512, help="long side of the working and output image (default 512)")
     s.add_argument("--style-size", type=int, help="long side of the style images (default: content's pixel count)")
     s.add_argument("--color", default="none", choices=api.COLOR_MODES, help="keep the photo's colours")
@@ -52,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", action="store_true", help="CONTENT is a folder of frames; --output is a folder")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     s.add_argument("--precision", default="auto", choices=PRECISIONS,
-                   help="number format of the adain and feedforward networks (auto: bfloat16 where native)")
+                   help="number format of the one-pass networks (auto: bfloat16 where native)")
     s.add_argument("--output", "-o", type=Path, help="output file (.png, .jpg, .webp, .tif); with --batch a folder")
     s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -78,7 +85,61 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     v = actions.add_parser("verify", help="check installed files against the manifest's sha256")
     v.add_argument("names", nargs="*", metavar="NAME")
+    _train_parser(commands)
     return parser
+
+
+def _train_parser(commands) -> None:
+    t = commands.add_parser("train", help="train an AdaIN decoder, a feed-forward style or a fast arbitrary model",
+                            description="Train on folders of images; the run folder keeps a checkpoint, so the same "
+                            "command resumes an interrupted run (or continues it with more --steps).")
+    families = t.add_subparsers(dest="family", required=True)
+    for family, style_help in (
+        ("adain", "folder of style images (paintings)"),
+        ("feedforward", "the one style image this network learns"),
+        ("fast", "folder of style images (paintings)"),
+    ):
+        defaults = TRAIN_DEFAULTS[family]
+        f = families.add_parser(family, aliases=["fast-arbitrary"] if family == "fast" else [],
+                                help=TRAIN_HELP[family], description=TRAIN_HELP[family])
+        f.add_argument("--content", type=Path, required=True, help="folder of content images (photos)")
+        f.add_argument("--style", type=Path, required=True, help=style_help)
+        f.add_argument("--name", help="model name (default: the family, or the style image's stem)")
+        f.add_argument("--run", type=Path, help="run folder for checkpoint, logs and export (default runs/NAME)")
+        f.add_argument("--steps", type=int, default=defaults["steps"], help=f"default {defaults['steps']}")
+        f.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+        f.add_argument("--size", type=int, default=256, help="side of the square training crops (default 256)")
+        f.add_argument("--lr", type=float, default=defaults["lr"], help=f"learning rate (default {defaults['lr']})")
+        f.add_argument("--lr-decay", type=float, default=TrainSettings.lr_decay,
+                       help="lr / (1 + decay * step) (default %(default)s)")
+        f.add_argument("--checkpoint-every", type=int, default=TrainSettings.checkpoint_every, metavar="N")
+        f.add_argument("--log-every", type=int, default=TrainSettings.log_every, metavar="N")
+        f.add_argument("--seed", type=int, default=0)
+        f.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+        f.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="CUDA autocast dtype (auto: bfloat16 where supported); the CPU trains in float32")
+        f.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        if family == "feedforward":
+            f.add_argument("--style-size", type=int, default=ff_training.STYLE_SIZE,
+                           help="long side the style image is read at (default %(default)s)")
+            f.add_argument("--content-weight", type=float, default=ff_training.CONTENT_WEIGHT)
+            f.add_argument("--style-weight", type=float, default=ff_training.STYLE_WEIGHT)
+            f.add_argument("--tv-weight", type=float, default=ff_training.TV_WEIGHT)
+        else:
+            f.add_argument("--style-weight", type=float, default=arbitrary.STYLE_WEIGHT,
+                           help="λ of L_content + λ L_style (default %(default)s)")
+
+
+TRAIN_HELP = {
+    "adain": "an AdaIN decoder for brushwork's VGG19 (Huang & Belongie 2017)",
+    "feedforward": "a feed-forward network for one style (Johnson et al. 2016)",
+    "fast": "brushwork's small arbitrary-style network (no VGG when it runs)",
+}
+TRAIN_DEFAULTS = {
+    "adain": {"steps": 20000, "lr": 1e-4},
+    "feedforward": {"steps": 10000, "lr": 1e-3},
+    "fast": {"steps": 30000, "lr": 5e-4},
+}
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -169,11 +230,12 @@ def _regions(styles: list[Style], mask_paths: list[Path], size: tuple[int, int])
     raise RequestError(f"{len(masks)} --mask for {len(styles)} styles: give one mask, or one per style")
 
 
-def _adain_model(args: argparse.Namespace) -> str | None:
-    if args.method != "adain" or not args.model:
+def _arbitrary_model(args: argparse.Namespace) -> str | None:
+    """The one --model of adain (the decoder) and fast (the network)."""
+    if args.method not in ("adain", "fast") or not args.model:
         return None
     if len(args.model) > 1:
-        raise RequestError(f"adain takes one --model (the decoder), got {len(args.model)}")
+        raise RequestError(f"{args.method} takes one --model, got {len(args.model)}")
     return args.model[0]
 
 
@@ -194,8 +256,9 @@ def _parameters(args: argparse.Namespace, content: Path) -> dict:
     if args.method == "feedforward":
         return parameters | {"models": args.model, "precision": args.precision}
     parameters["styles"] = [p.name for p in args.style]
-    if args.method == "adain":
-        return parameters | {"model": _adain_model(args), "style_size": args.style_size, "precision": args.precision}
+    if args.method in ("adain", "fast"):
+        model = _arbitrary_model(args)
+        return parameters | {"model": model, "style_size": args.style_size, "precision": args.precision}
     return parameters | {
         "steps": args.steps, "seed": args.seed, "tv_weight": args.tv_weight, "optimizer": args.optimizer,
         "init": args.init, "content_layers": list(args.content_layers), "style_layers": list(args.style_layers),
@@ -229,7 +292,7 @@ def stylize_command(args: argparse.Namespace) -> list[Path]:
             content = load_image(content_path, "content")
             request = api.StyleRequest(
                 content.rgb, _regions(styles, args.mask, tuple(content.rgb.shape[-2:])), method=args.method,
-                strength=args.strength, model=_adain_model(args), color=args.color, color_when=args.color_when,
+                strength=args.strength, model=_arbitrary_model(args), color=args.color, color_when=args.color_when,
                 size=args.size, style_size=args.style_size, steps=args.steps, seed=args.seed, device=args.device,
                 precision=args.precision, feather=args.feather, gatys=settings, progress=progress,
             )
@@ -266,7 +329,31 @@ def models_command(args: argparse.Namespace) -> int:
     return 1 if any(check.status == "mismatch" for check in checks) else 0
 
 
+def train_command(args: argparse.Namespace, argv: list[str]) -> Path:
+    family = "fast" if args.family == "fast-arbitrary" else args.family
+    settings = TrainSettings(
+        steps=args.steps, batch=args.batch, size=args.size, learning_rate=args.lr, lr_decay=args.lr_decay,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed, device=args.device,
+        precision=args.precision,
+    )
+    content = ImageSet.from_folder(args.content, "content")
+    if family == "feedforward":
+        if not args.style.is_file():
+            raise RequestError(f"feedforward learns one style image; {args.style} is not a file")
+        weights = (args.content_weight, args.style_weight, args.tv_weight)
+        task = ff_training.FeedForwardTask(content, args.style, args.style_size, weights)
+        name = args.name or args.style.stem
+    else:
+        styles = ImageSet.from_folder(args.style, "style")
+        task_class = arbitrary.AdaINTask if family == "adain" else arbitrary.FastTask
+        task = task_class(content, styles, args.style_weight)
+        name = args.name or family
+    run = args.run or Path("runs") / name
+    return train(task, settings, run, name, "brushwork " + shlex.join(argv), quiet=args.quiet)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -274,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "models":
                 return models_command(args)
+            if args.command == "train":
+                path = train_command(args, argv)
+                print(f"wrote {path} and its model card {path.with_suffix('.md')}; use it with --model {path} "
+                      f"or copy both into {registry.PROJECT_MODELS} or a folder of ${registry.ENVIRONMENT_VARIABLE}")
+                return 0
             for path in stylize_command(args):
                 print(f"wrote {path}")
         except BrushworkError as error:

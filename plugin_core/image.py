@@ -8,8 +8,6 @@ Writing is atomic (a temporary file renamed into place) and stamps provenance me
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import __version__
 from .errors import ImageError, RequestError
+from .files import atomic_path
 
 MIN_SIDE = 32
 """The smallest side the VGG encoder can usefully take (four 2x poolings leave 2 pixels)."""
@@ -156,12 +155,6 @@ def _xmp(parameters: dict) -> bytes:
     ).encode()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_image(
     path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None
 ) -> Path:
@@ -196,13 +189,6 @@ def save_image(
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise RequestError(f"cannot write {path}: folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=folder)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         pil.save(temporary, format=fmt, **options)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path

@@ -4,6 +4,7 @@ Recognised formats (keys and shapes are checked, so a file of another architectu
 
 * feed-forward: a TransformerNet state dict, pytorch/examples ``fast_neural_style`` ``.pth`` or
   brushwork ``.safetensors``;
+* fast arbitrary style: brushwork's ``FastArbitraryNet`` ``.safetensors``;
 * AdaIN: brushwork's decoder (``conv4_1.weight`` ...), paired with brushwork's VGG19; or
   pytorch-AdaIN's ``decoder.pth``, paired with its ``vgg_normalised.pth`` (given alongside, lying
   next to the decoder, or found in the search folders).
@@ -22,13 +23,16 @@ from . import registry
 from .errors import RequestError, WeightsError
 from .methods.adain import AdaINNet
 from .networks.decoder import DECODER_CONVS, is_adain_decoder, load_decoder
+from .networks.fast_arbitrary import is_fast_arbitrary, load_fast_arbitrary
 from .networks.transformer_net import is_transformer_net, load_transformer_net
 from .networks.vgg import is_adain_vgg, load_vgg19, vgg19_from_state
 from .tensor_files import read_tensors
 
 ADAIN_ENCODER_FILE = "vgg_normalised.pth"
 CACHE_SIZE = 8
-FAMILY_NAMES = {"adain": "an AdaIN decoder", "feedforward": "a feed-forward style model"}
+FAMILY_NAMES = {
+    "adain": "an AdaIN decoder", "feedforward": "a feed-forward style model", "fast": "a fast arbitrary-style model",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ _cache: OrderedDict[tuple, LoadedModel] = OrderedDict()
 def _kind(state: dict[str, torch.Tensor]) -> str:
     if is_transformer_net(state):
         return "feedforward"
+    if is_fast_arbitrary(state):
+        return "fast"
     if is_adain_decoder(state) or f"{DECODER_CONVS[0]}.weight" in state:
         return "adain"
     if is_adain_vgg(state):
@@ -70,6 +76,8 @@ def _build(paths: list[Path], family: str, device: torch.device | str, dtype: to
     source = main[0]
     if family == "feedforward":
         return load_transformer_net(states[source], str(source)).to(device, dtype)
+    if family == "fast":
+        return load_fast_arbitrary(states[source], str(source)).to(device, dtype)
     decoder = load_decoder(states[source], str(source)).to(device, dtype)
     if not is_adain_decoder(states[source]):
         return AdaINNet(load_vgg19().to(device, dtype), decoder)

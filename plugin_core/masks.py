@@ -70,3 +70,17 @@ def coverage(masks: list[torch.Tensor]) -> torch.Tensor:
     for mask in masks:
         uncovered = uncovered * (1 - mask)
     return 1 - uncovered
+
+
+def composite(content: torch.Tensor, painted: list[tuple[torch.Tensor, torch.Tensor | None]]) -> torch.Tensor:
+    """Blend each region's image by its mask: ``Σ m_r y_r / Σ m_r``, the content where no mask is on.
+
+    ``painted``: ``(y_r, m_r)`` pairs, ``y_r`` content-shaped, ``m_r`` ``[1,1,H,W]`` or None (everywhere).
+    """
+    weighted = torch.zeros_like(content)
+    cover = content.new_zeros(content.shape[0], 1, *content.shape[-2:])
+    for image, mask in painted:
+        mask = torch.ones_like(cover) if mask is None else mask.to(content)
+        weighted += mask * image
+        cover += mask
+    return torch.where(cover > 0, weighted / cover.clamp_min(1e-8), content)

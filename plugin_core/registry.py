@@ -39,7 +39,7 @@ else:  # pragma: no cover - Python 3.10
 PROJECT_MODELS = Path(__file__).resolve().parents[1] / "models"
 MANIFEST = PROJECT_MODELS / "manifest.toml"
 ENVIRONMENT_VARIABLE = "BRUSHWORK_MODELS"
-FAMILIES = ("adain", "feedforward")
+FAMILIES = ("adain", "feedforward", "fast")
 CHUNK = 1 << 20
 TIMEOUT_S = 60
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .errors import WeightsError
+from .files import atomic_path
 
 SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
 
@@ -60,12 +59,6 @@ def write_tensors(path: str | Path, state: dict[str, torch.Tensor], metadata: di
     if path.suffix != ".safetensors":
         raise WeightsError(f"cannot write {path}: brushwork writes weights as .safetensors")
     header = {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file({key: value.contiguous() for key, value in state.items()}, temporary, metadata=header)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with atomic_path(path) as temporary:
+        save_file({key: value.contiguous() for key, value in state.items()}, str(temporary), metadata=header)
     return path

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import RequestError
 from ..image import pad_to_multiple
+from ..masks import composite
 from ..networks.transformer_net import SCALE, TransformerNet
 from ..regions import Region
 
@@ -26,11 +27,10 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
     height, width = content.shape[-2:]
     padded = pad_to_multiple(content, SCALE)
     outputs: dict[int, torch.Tensor] = {}
-    weighted = torch.zeros_like(content)
-    cover = content.new_zeros(content.shape[0], 1, height, width)
+    painted = []
     with torch.inference_mode():
         for region in regions:
-            painted = torch.zeros_like(content)
+            image = torch.zeros_like(content)
             for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
                 net = style.model
                 if not isinstance(net, TransformerNet):
@@ -39,9 +39,6 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
                     dtype = net.conv1.conv2d.weight.dtype
                     styled = net(padded.to(dtype, memory_format=torch.channels_last)).float()
                     outputs[id(net)] = styled[..., :height, :width].clamp(0, 1)
-                painted += weight * outputs[id(net)]
-            mask = torch.ones_like(cover) if region.mask is None else region.mask.to(content)
-            weighted += mask * painted
-            cover += mask
-        styled = torch.where(cover > 0, weighted / cover.clamp_min(1e-8), content)
-        return torch.lerp(content, styled, strength).contiguous()
+                image += weight * outputs[id(net)]
+            painted.append((image, region.mask))
+        return torch.lerp(content, composite(content, painted), strength).contiguous()

@@ -26,6 +26,7 @@ def load_checked(net: nn.Module, state: dict[str, torch.Tensor], source: str, ki
         raise WeightsError(f"{source} is not {kind}: {'; '.join(problems)}")
     for key, value in state.items():
         if value.shape != expected[key].shape:
-            raise WeightsError(f"{source}: {key} has shape {tuple(value.shape)}, {kind} needs {tuple(expected[key].shape)}")
+            needed = tuple(expected[key].shape)
+            raise WeightsError(f"{source}: {key} has shape {tuple(value.shape)}, {kind} needs {needed}")
     net.load_state_dict({key: value.float() for key, value in state.items()})
     return net.eval().requires_grad_(False)

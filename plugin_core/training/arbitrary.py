@@ -1,0 +1,88 @@
+"""Training the arbitrary-style networks: the AdaIN decoder and the fast model.
+
+Both learn from random (photo, painting) crop pairs with Huang & Belongie's objective
+(:func:`.losses.adain_losses`): the AdaIN decoder decodes the AdaIN target itself; the fast model
+must reach it from the two images alone, so no VGG is needed when it runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..networks.decoder import DECODER_CONVS, Decoder
+from ..networks.fast_arbitrary import FastArbitraryNet
+from ..networks.vgg import VGG19, load_vgg19
+from .data import ImageSet, describe_images
+from .loop import TrainSettings
+from .losses import ADAIN_LAYER, LAYER_SCALE, adain_losses, adain_target
+
+STYLE_WEIGHT = 10.0
+"""λ, Huang & Belongie's default."""
+
+
+class _ArbitraryTask:
+    family = ""
+
+    def __init__(self, network: nn.Module, content: ImageSet, styles: ImageSet, style_weight: float,
+                 vgg: VGG19 | None):
+        self.network = network
+        self.content, self.styles = content, styles
+        self.style_weight = style_weight
+        self.vgg = vgg if vgg is not None else load_vgg19()
+        self.memory_format = torch.contiguous_format
+
+    def to(self, device: torch.device, channels_last: bool) -> None:
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.network.to(device, memory_format=self.memory_format)
+        self.vgg.to(device, memory_format=self.memory_format)
+
+    def generate(self, content: torch.Tensor, style: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def losses(self, generator: torch.Generator, settings: TrainSettings, device: torch.device):
+        content, style = (
+            images.crops(settings.batch, settings.size, generator).to(device, memory_format=self.memory_format)
+            for images in (self.content, self.styles)
+        )
+        target, style_features = adain_target(self.vgg, content, style)
+        return adain_losses(self.vgg, self.generate(content, style, target), target, style_features, self.style_weight)
+
+    def describe(self) -> dict[str, object]:
+        return {"content": describe_images(self.content.paths), "style": describe_images(self.styles.paths),
+                "loss": f"relu4_1 content + {self.style_weight} x mean/std style on relu1_1..relu4_1"}
+
+
+class AdaINTask(_ArbitraryTask):
+    """The decoder of relu4_1 features, trained on brushwork's VGG19 (Huang & Belongie 2017).
+
+    The first convolution starts divided by relu4_1's mean activation, so the untrained decoder
+    sees inputs of about unit size.
+    """
+
+    family = "adain"
+
+    def __init__(
+        self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None
+    ):
+        decoder = Decoder()
+        with torch.no_grad():
+            getattr(decoder, DECODER_CONVS[0]).weight /= LAYER_SCALE[ADAIN_LAYER]
+        super().__init__(decoder, content, styles, style_weight, vgg)
+
+    def generate(self, content, style, target):
+        return self.network(target.to(self.network.conv1_1.weight.dtype, memory_format=self.memory_format))
+
+
+class FastTask(_ArbitraryTask):
+    """brushwork's small arbitrary-style network, taught the AdaIN objective by VGG19."""
+
+    family = "fast"
+
+    def __init__(
+        self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None
+    ):
+        super().__init__(FastArbitraryNet(), content, styles, style_weight, vgg)
+
+    def generate(self, content, style, target):
+        return self.network(content, self.network.style_code(style))

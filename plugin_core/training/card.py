@@ -1,0 +1,73 @@
+"""Model cards: what a trained network is, what it learnt from, and how it was made.
+
+The same fields go into the ``.safetensors`` metadata (each value JSON) and a Markdown file beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..files import atomic_path
+
+CARD_FIELDS = (
+    "name", "family", "architecture", "parameters", "steps", "batch", "crop", "learning_rate", "seed",
+    "final_losses", "training_seconds", "data", "data_licence", "command", "hardware", "date", "brushwork",
+    "licence",
+)
+WEIGHTS_LICENCE = "MIT (brushwork); see data_licence for the training images' terms"
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu} ({torch.get_num_threads()} threads), torch {torch.__version__}"
+
+
+def _final_losses(rows: list[dict[str, object]]) -> dict[str, float]:
+    if not rows:
+        return {}
+    return {key: float(value) for key, value in rows[-1].items() if key not in ("step", "lr", "seconds")}
+
+
+def _data_licence(data: dict[str, object]) -> str:
+    """One line naming each image set's licences, e.g. ``content: public-domain x209, CC0-1.0 x18``."""
+    parts = []
+    for role, description in data.items():
+        if isinstance(description, dict) and "licences" in description:
+            licences = description["licences"]
+            text = licences if isinstance(licences, str) else ", ".join(f"{k} x{v}" for k, v in licences.items())
+            parts.append(f"{role}: {text}")
+    return "; ".join(parts)
+
+
+def model_card(name, task, settings, steps, seconds, rows, command, device) -> dict[str, object]:
+    """Every field of ``CARD_FIELDS`` for a trained ``task`` network."""
+    data = task.describe()
+    return {
+        "name": name, "family": task.family, "architecture": type(task.network).__name__,
+        "parameters": sum(p.numel() for p in task.network.parameters()), "steps": steps, "batch": settings.batch,
+        "crop": settings.size, "learning_rate": settings.learning_rate, "seed": settings.seed,
+        "final_losses": _final_losses(rows), "training_seconds": round(seconds, 1), "data": data,
+        "data_licence": _data_licence(data), "command": command, "hardware": hardware(device),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "brushwork": __version__,
+        "licence": WEIGHTS_LICENCE,
+    }
+
+
+def write_card(path: Path, card: dict[str, object]) -> Path:
+    """The card as Markdown: a title, then one row per field (nested values as JSON)."""
+    lines = [f"# {card['name']} ({card['family']})", "", "| field | value |", "|---|---|"]
+    for key in CARD_FIELDS:
+        value = card[key]
+        text = value if isinstance(value, str) else json.dumps(value)
+        lines.append(f"| {key} | {str(text).replace('|', '/')} |")
+    with atomic_path(path) as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

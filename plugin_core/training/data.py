@@ -1,0 +1,99 @@
+"""Training images: a folder read once into memory, sampled as random square crops.
+
+A crop takes a square whose side is a random fraction ``u ~ U(min_scale, 1)`` of the image's short
+side (scale jitter), at a random place, resizes it to the training size and flips it left-right
+with probability ½. All randomness comes from the caller's ``torch.Generator``, so a run resumed
+from a checkpoint draws the same crops as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import RequestError
+from ..image import load_image, resize
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+MIN_SCALE = 0.5
+"""The smallest crop side, as a fraction of the image's short side."""
+
+
+def image_files(folder: Path, role: str) -> list[Path]:
+    """The images in ``folder`` and its subfolders, sorted, or a clear error when there are none."""
+    if not folder.is_dir():
+        raise RequestError(f"{role} folder {folder} does not exist")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise RequestError(f"{role} folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+class ImageSet:
+    """The images of ``paths`` as 8-bit RGB tensors ``[3,H,W]`` in memory."""
+
+    def __init__(self, paths: list[Path], role: str):
+        if not paths:
+            raise RequestError(f"no {role} images given")
+        self.paths = paths
+        self.images = [load_image(path, role).rgb[0].mul(255).round().to(torch.uint8) for path in paths]
+
+    @classmethod
+    def from_folder(cls, folder: Path, role: str) -> ImageSet:
+        return cls(image_files(folder, role), role)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def crops(self, batch: int, size: int, generator: torch.Generator, min_scale: float = MIN_SCALE) -> torch.Tensor:
+        """``batch`` random crops, float ``[batch,3,size,size]`` in 0..1."""
+        out = []
+        for _ in range(batch):
+            image = self.images[int(torch.randint(len(self.images), (1,), generator=generator))]
+            height, width = image.shape[-2:]
+            fraction = min_scale + (1 - min_scale) * float(torch.rand((), generator=generator))
+            side = max(1, round(min(height, width) * fraction))
+            top = int(torch.randint(height - side + 1, (1,), generator=generator))
+            left = int(torch.randint(width - side + 1, (1,), generator=generator))
+            crop = resize(image[None, :, top : top + side, left : left + side].float() / 255, (size, size))
+            if float(torch.rand((), generator=generator)) < 0.5:
+                crop = crop.flip(-1)
+            out.append(crop)
+        return torch.cat(out)
+
+
+MANIFEST = "manifest.csv"
+MANIFEST_SEARCH_DEPTH = 3
+"""How many folders up from the images a ``manifest.csv`` (``scripts/training_data.py``) is looked for."""
+
+
+def _manifest_rows(folder: Path) -> tuple[Path, dict[Path, dict[str, str]]] | None:
+    for candidate in [folder, *folder.parents][:MANIFEST_SEARCH_DEPTH + 1]:
+        if (candidate / MANIFEST).is_file():
+            with open(candidate / MANIFEST, newline="") as handle:
+                rows = {(candidate / row["file"]).resolve(): row for row in csv.DictReader(handle)}
+            return candidate / MANIFEST, rows
+    return None
+
+
+def describe_images(paths: list[Path]) -> dict[str, object]:
+    """For a model card: where the images are, how many, and their licences per the data manifest."""
+    folder = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+    found = _manifest_rows(folder)
+    description: dict[str, object] = {"folder": str(folder), "images": len(paths)}
+    if found is None:
+        description["licences"] = f"unknown: no {MANIFEST} in or above {folder}"
+        return description
+    manifest, rows = found
+    licences: dict[str, int] = {}
+    packages: set[str] = set()
+    for path in paths:
+        row = rows.get(path.resolve())
+        licence = row["licence"] if row else "not in the manifest"
+        licences[licence] = licences.get(licence, 0) + 1
+        if row:
+            packages.add(f"{row['package']} {row['version']}")
+    return description | {"manifest": str(manifest), "licences": licences, "sources": sorted(packages)}
