@@ -15,6 +15,10 @@ from plugin_core.regions import Region, Style
 from .conftest import EXAMPLES, example
 
 GOLDEN = Path(__file__).parent / "golden" / "gatys_photo_painting_128.png"
+GOLDEN_TOLERANCE = 5 / 255
+"""Mean absolute difference allowed: L-BFGS amplifies the last-bit differences between CPUs' kernels
+(2.7/255 between the machine that made the golden and an AMD EPYC with AVX-512); a different
+stylisation differs by well over 10/255."""
 
 
 def losses_of(vgg, content, regions, settings, image):
@@ -78,7 +82,7 @@ def test_matches_the_golden_image(vgg, photo, painting):
         save_image(GOLDEN, out)
         pytest.fail(f"golden image written to {GOLDEN}; look at it and commit it")
     golden = load_image(GOLDEN).rgb
-    assert (out - golden).abs().mean() < 2 / 255
+    assert (out - golden).abs().mean() < GOLDEN_TOLERANCE
     assert (out - photo).abs().mean() > 10 / 255  # and it is not simply the photo
 
 

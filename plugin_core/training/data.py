@@ -94,6 +94,6 @@ def describe_images(paths: list[Path]) -> dict[str, object]:
         row = rows.get(path.resolve())
         licence = row["licence"] if row else "not in the manifest"
         licences[licence] = licences.get(licence, 0) + 1
-        if row:
-            packages.add(f"{row['package']} {row['version']}")
+        if row and row.get("package"):
+            packages.add(f"{row['package']} {row.get('version', '')}".strip())
     return description | {"manifest": str(manifest), "licences": licences, "sources": sorted(packages)}

@@ -1,0 +1,149 @@
+"""Training on a tiny set on the CPU: losses fall, runs resume exactly, exports load and carry a full card."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from plugin_core import api, registry
+from plugin_core.errors import RequestError
+from plugin_core.loaders import load_model
+from plugin_core.networks.fast_arbitrary import FastArbitraryNet
+from plugin_core.tensor_files import read_tensors
+from plugin_core.training.arbitrary import AdaINTask, FastTask
+from plugin_core.training.card import CARD_FIELDS
+from plugin_core.training.data import ImageSet, describe_images
+from plugin_core.training.feedforward import FeedForwardTask
+from plugin_core.training.loop import CHECKPOINT, LOSS_LOG, LOSS_PLOT, TrainSettings, train
+
+from .conftest import EXAMPLES, example
+
+TINY = {"batch": 2, "size": 64, "device": "cpu", "precision": "float32", "log_every": 5, "checkpoint_every": 10}
+LEARNING_RATE = {"adain": 1e-4, "fast": 1e-3, "feedforward": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> tuple[Path, Path]:
+    """A content folder (the example photo) and a style folder (the two example paintings)."""
+    root = tmp_path_factory.mktemp("data")
+    (root / "photos").mkdir()
+    (root / "paintings").mkdir()
+    shutil.copy(EXAMPLES / "photo.jpg", root / "photos")
+    for name in ("painting.jpg", "painting2.jpg"):
+        shutil.copy(EXAMPLES / name, root / "paintings")
+    (root / "manifest.csv").write_text(
+        "file,kind,package,version,licence\nphotos/photo.jpg,photos,endless-sky-data,0.9.8,public-domain\n"
+        "paintings/painting.jpg,paintings,wesnoth-1.16-data,1.16.9,GPL-2+\n"
+    )
+    return root / "photos", root / "paintings"
+
+
+def make_task(family: str, folders, vgg, seed: int = 0):
+    torch.manual_seed(seed)
+    content = ImageSet.from_folder(folders[0], "content")
+    if family == "feedforward":
+        return FeedForwardTask(content, folders[1] / "painting.jpg", style_size=128, vgg=vgg)
+    styles = ImageSet.from_folder(folders[1], "style")
+    return (AdaINTask if family == "adain" else FastTask)(content, styles, vgg=vgg)
+
+
+def settings(family: str, steps: int, **changes) -> TrainSettings:
+    return TrainSettings(steps=steps, learning_rate=LEARNING_RATE[family], **(TINY | changes))
+
+
+def test_crops_are_reproducible_squares_in_range(folders):
+    images = ImageSet.from_folder(folders[1], "style")
+    first = images.crops(6, 48, torch.Generator().manual_seed(3))
+    again = images.crops(6, 48, torch.Generator().manual_seed(3))
+    other = images.crops(6, 48, torch.Generator().manual_seed(4))
+    assert first.shape == (6, 3, 48, 48) and torch.equal(first, again) and not torch.equal(first, other)
+    assert 0 <= float(first.min()) and float(first.max()) <= 1
+    assert len({round(float(crop.mean()), 4) for crop in first}) > 1, "every crop came out alike"
+
+
+def test_an_empty_folder_is_named(tmp_path):
+    with pytest.raises(RequestError, match=f"content folder {tmp_path} holds no images"):
+        ImageSet.from_folder(tmp_path, "content")
+    with pytest.raises(RequestError, match="does not exist"):
+        ImageSet.from_folder(tmp_path / "missing", "style")
+
+
+@pytest.mark.parametrize("family", ["adain", "fast", "feedforward"])
+def test_training_reduces_the_loss(family, folders, vgg, tmp_path):
+    train(make_task(family, folders, vgg), settings(family, 30), tmp_path, family, "test", quiet=True)
+    rows = (tmp_path / LOSS_LOG).read_text().splitlines()
+    header = rows[0].split(",")
+    totals = [float(row.split(",")[header.index("total")]) for row in rows[1:]]
+    assert len(totals) == 6
+    assert totals[-1] < 0.7 * totals[0], f"{family} loss did not fall: {totals}"
+    assert (tmp_path / LOSS_PLOT).stat().st_size > 1000
+
+
+def test_a_resumed_run_takes_the_same_next_steps(folders, vgg, tmp_path):
+    straight: dict[int, dict[str, float]] = {}
+    task = make_task("fast", folders, vgg)
+    train(task, settings("fast", 4, checkpoint_every=2, log_every=1), tmp_path / "straight", "a", "test", quiet=True,
+          on_step=lambda step, losses: straight.__setitem__(step, losses))
+
+    train(make_task("fast", folders, vgg), settings("fast", 2, checkpoint_every=2, log_every=1), tmp_path / "resumed",
+          "b", "test", quiet=True)
+    resumed: dict[int, dict[str, float]] = {}
+    again = make_task("fast", folders, vgg, seed=99)
+    train(again, settings("fast", 4, checkpoint_every=2, log_every=1), tmp_path / "resumed", "b", "test", quiet=True,
+          on_step=lambda step, losses: resumed.__setitem__(step, losses))
+
+    assert sorted(resumed) == [3, 4]
+    assert resumed[3] == straight[3] and resumed[4] == straight[4]
+    for key, value in task.network.state_dict().items():
+        assert torch.equal(value, again.network.state_dict()[key]), key
+    assert [row.split(",")[0] for row in (tmp_path / "resumed" / LOSS_LOG).read_text().splitlines()] == [
+        "step", "1", "2", "3", "4"
+    ]
+
+
+def test_a_checkpoint_of_another_family_is_refused(folders, vgg, tmp_path):
+    train(make_task("fast", folders, vgg), settings("fast", 1, checkpoint_every=1, log_every=1), tmp_path, "x", "t",
+          quiet=True)
+    assert (tmp_path / CHECKPOINT).is_file()
+    with pytest.raises(RequestError, match="belongs to a fast run, not adain"):
+        train(make_task("adain", folders, vgg), settings("adain", 2, checkpoint_every=1, log_every=1), tmp_path, "x",
+              "t", quiet=True)
+
+
+def test_the_export_loads_through_the_registry_with_a_complete_card(folders, vgg, tmp_path, monkeypatch):
+    path = train(make_task("fast", folders, vgg), settings("fast", 10), tmp_path, "tiny-fast", "brushwork train fast",
+                 quiet=True)
+    assert path == tmp_path / "tiny-fast.safetensors"
+    state, card = read_tensors(path)
+    assert set(CARD_FIELDS) <= set(card) and all(card[field] not in ("", "{}", "null") for field in CARD_FIELDS)
+    assert {tensor.dtype for tensor in state.values()} == {torch.float16}
+    assert '"sources": ["endless-sky-data 0.9.8"]' in card["data"] and "public-domain x1" in card["data_licence"]
+    assert "GPL-2+ x1" in card["data_licence"] and "not in the manifest x1" in card["data_licence"]
+    markdown = (tmp_path / "tiny-fast.md").read_text()
+    assert all(f"| {field} |" in markdown for field in CARD_FIELDS)
+
+    monkeypatch.setenv(registry.ENVIRONMENT_VARIABLE, str(tmp_path))
+    model = load_model("tiny-fast", "fast")
+    assert isinstance(model.network, FastArbitraryNet) and model.paths == (path,)
+    photo, painting = example("photo.jpg", 96), example("painting.jpg", 96)
+    out = api.stylize(api.simple_request(photo, [painting], method="fast", model="tiny-fast", size=None))
+    assert out.shape == photo.shape and torch.isfinite(out).all()
+
+
+def test_describe_images_without_a_manifest_says_so(tmp_path):
+    shutil.copy(EXAMPLES / "photo.jpg", tmp_path)
+    description = describe_images([tmp_path / "photo.jpg"])
+    assert description["images"] == 1 and "unknown: no manifest.csv" in description["licences"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"steps": 0}, "steps must be at least 1"),
+    ({"checkpoint_every": 15, "log_every": 10}, "must be a multiple of log every"),
+    ({"learning_rate": 0}, "learning rate must be > 0"),
+])
+def test_bad_settings_are_named(changes, message):
+    with pytest.raises(RequestError, match=message):
+        TrainSettings(**changes)
