@@ -186,3 +186,26 @@ def test_models_list_download_verify(monkeypatch, tmp_path, capsys):
     assert main(["models", "download", "candy", "-q"]) == 2
     error = capsys.readouterr().err
     assert "could not download http://127.0.0.1:9/c" in error and str(tmp_path / "brushwork") in error
+
+
+def test_train_writes_weights_a_card_and_resumes(workdir, tmp_path, capsys):
+    content, styles = tmp_path / "photos", tmp_path / "paintings"
+    content.mkdir()
+    styles.mkdir()
+    shutil.copy(workdir / "photo.jpg", content)
+    shutil.copy(workdir / "painting.jpg", styles)
+    run = tmp_path / "run"
+    common = ["--content", str(content), "--run", str(run), "--batch", "1", "--size", "32", "--log-every", "1",
+              "--checkpoint-every", "1", "--device", "cpu", "-q"]
+    assert main(["train", "fast-arbitrary", "--style", str(styles), "--steps", "2", *common]) == 0
+    assert f"wrote {run / 'fast.safetensors'}" in capsys.readouterr().out
+    assert main(["train", "fast", "--style", str(styles), "--steps", "3", *common]) == 0
+    log = (run / "losses.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in log] == ["step", "1", "2", "3"]
+    assert "| command | brushwork train fast --style" in (run / "fast.md").read_text()
+    assert main(["train", "feedforward", "--style", str(styles), "--steps", "1", *common]) == 2
+    assert "feedforward learns one style image" in capsys.readouterr().err
+    assert main(["train", "adain", "--style", str(styles), "--steps", "1", *common]) == 2
+    assert "belongs to a fast run, not adain" in capsys.readouterr().err
+    assert main(["train", "adain", "--style", str(tmp_path / "none"), "--steps", "1", *common]) == 2
+    assert f"style folder {tmp_path / 'none'} does not exist" in capsys.readouterr().err
