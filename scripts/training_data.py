@@ -181,10 +181,8 @@ def chosen(root: Path, source: Source) -> list[str]:
 def stems(source: Source, names: list[str]) -> dict[str, str]:
     """A unique file stem per path: the package, then the path below the folders all paths share."""
     common = os.path.commonpath([str(Path(name).parent) for name in names]) if names else ""
-    return {
-        name: re.sub(r"[^A-Za-z0-9._-]+", "-", f"{source.package}-{Path(os.path.relpath(name, common)).with_suffix('')}")
-        for name in names
-    }
+    below = {name: Path(os.path.relpath(name, common)).with_suffix("") for name in names}
+    return {name: re.sub(r"[^A-Za-z0-9._-]+", "-", f"{source.package}-{path}") for name, path in below.items()}
 
 
 def training_copy(path: Path, short_side: int, background: Path | None) -> Image.Image:

@@ -53,7 +53,7 @@ def test_the_network_computes_in_pixel_values():
 def test_a_wrong_shape_or_key_is_named():
     state = fast_neural_style_state(seed=1)
     state["in3.weight"] = torch.ones(64)
-    with pytest.raises(WeightsError, match=r"in3.weight has shape \(64,\), a feed-forward TransformerNet needs \(128,\)"):
+    with pytest.raises(WeightsError, match=r"in3.weight has shape \(64,\), a feed-forward TransformerNet needs"):
         load_transformer_net(state, "candy.pth")
     del state["res5.conv2.conv2d.weight"]
     with pytest.raises(WeightsError, match="not a feed-forward TransformerNet: missing res5.conv2.conv2d.weight"):
