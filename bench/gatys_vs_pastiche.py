@@ -1,10 +1,8 @@
 """brushwork's Gram optimisation vs pastiche's CLI, side by side in one run.
 
 Same content, style and long side (512). pastiche runs its CLI for 200 L-BFGS steps; brushwork
-runs with its defaults. One evaluator scores both outputs: the Gram style loss
-``Σ_l ¼ Σ_ij (G_l(out) − G_l(style))² / 5`` over relu1_1..relu5_1 (``G = F F^T / (C H W)``, the
-style at the output's pixel count) and the relu4_2 content loss ``mean((F(out) − F(content))²)``,
-both with the VGG19 from pastiche's weights.
+runs with its defaults. One evaluator (``bench/evaluate.py``) scores both outputs: the Gram style
+loss over relu1_1..relu5_1 and the relu4_2 content loss, with the VGG19 from pastiche's weights.
 
 Targets: style loss <= pastiche's, content loss <= 1.2x pastiche's, wall time <= 1/3 of pastiche's.
 
@@ -24,27 +22,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaluate import score  # noqa: E402
+
 from plugin_core import api  # noqa: E402
 from plugin_core.image import fit_long_side, load_image, resize, save_image  # noqa: E402
-from plugin_core.methods.gatys import STYLE_LAYERS, gram  # noqa: E402
-from plugin_core.networks.vgg import shared_vgg19  # noqa: E402
-
-
-@torch.no_grad()
-def score(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> tuple[float, float]:
-    """(style loss, content loss) of ``output`` by the one evaluator described above."""
-    vgg = shared_vgg19()
-    size = tuple(output.shape[-2:])
-    content = resize(content, size)
-    scale = (size[0] * size[1] / (style.shape[-2] * style.shape[-1])) ** 0.5
-    style = resize(style, (round(style.shape[-2] * scale), round(style.shape[-1] * scale)))
-    layers = (*STYLE_LAYERS, "relu4_2")
-    out_f, content_f, style_f = (vgg(x, layers) for x in (output, content, style))
-    style_loss = sum(
-        0.25 * (gram(out_f[layer]) - gram(style_f[layer])).pow(2).sum() / len(STYLE_LAYERS) for layer in STYLE_LAYERS
-    )
-    content_loss = (out_f["relu4_2"] - content_f["relu4_2"]).pow(2).mean()
-    return float(style_loss), float(content_loss)
 
 
 def main() -> None:
@@ -77,12 +58,11 @@ def main() -> None:
 
     if tuple(ours.shape[-2:]) != tuple(pastiche_out.shape[-2:]):
         ours = resize(ours, fit_long_side(*ours.shape[-2:], max(pastiche_out.shape[-2:])))
-    p_style, p_content = score(pastiche_out, content, style)
-    o_style, o_content = score(ours, content, style)
+    theirs, mine = score(pastiche_out, content, style), score(ours, content, style)
     rows = [
         ("wall time (s)", pastiche_seconds, ours_seconds, 1 / 3),
-        ("style loss", p_style, o_style, 1.0),
-        ("content loss", p_content, o_content, 1.2),
+        ("style loss", theirs["style"], mine["style"], 1.0),
+        ("content loss", theirs["content"], mine["content"], 1.2),
     ]
     print(f"{args.content.name} in the style of {args.style.name}, long side {args.size}, "
           f"{torch.get_num_threads()} threads")

@@ -118,6 +118,8 @@ def _train_parser(commands) -> None:
         f.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
         f.add_argument("--precision", default="auto", choices=PRECISIONS,
                        help="CUDA autocast dtype (auto: bfloat16 where supported); the CPU trains in float32")
+        f.add_argument("--stop-after", type=float, metavar="MINUTES",
+                       help="checkpoint, export and stop after this long; the same command goes on from there")
         f.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
         if family == "feedforward":
             f.add_argument("--style-size", type=int, default=ff_training.STYLE_SIZE,
@@ -329,7 +331,7 @@ def models_command(args: argparse.Namespace) -> int:
     return 1 if any(check.status == "mismatch" for check in checks) else 0
 
 
-def train_command(args: argparse.Namespace, argv: list[str]) -> Path:
+def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]:
     family = "fast" if args.family == "fast-arbitrary" else args.family
     settings = TrainSettings(
         steps=args.steps, batch=args.batch, size=args.size, learning_rate=args.lr, lr_decay=args.lr_decay,
@@ -349,7 +351,8 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> Path:
         task = task_class(content, styles, args.style_weight)
         name = args.name or family
     run = args.run or Path("runs") / name
-    return train(task, settings, run, name, "brushwork " + shlex.join(argv), quiet=args.quiet)
+    stop_after_s = None if args.stop_after is None else args.stop_after * 60
+    return train(task, settings, run, name, "brushwork " + shlex.join(argv), args.quiet, stop_after_s=stop_after_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "models":
                 return models_command(args)
             if args.command == "train":
-                path = train_command(args, argv)
+                path, step = train_command(args, argv)
+                if step < args.steps:
+                    print(f"stopped at step {step} of {args.steps}; the same command goes on from there")
                 print(f"wrote {path} and its model card {path.with_suffix('.md')}; use it with --model {path} "
                       f"or copy both into {registry.PROJECT_MODELS} or a folder of ${registry.ENVIRONMENT_VARIABLE}")
                 return 0

@@ -114,8 +114,9 @@ def test_a_checkpoint_of_another_family_is_refused(folders, vgg, tmp_path):
 
 
 def test_the_export_loads_through_the_registry_with_a_complete_card(folders, vgg, tmp_path, monkeypatch):
-    path = train(make_task("fast", folders, vgg), settings("fast", 10), tmp_path, "tiny-fast", "brushwork train fast",
-                 quiet=True)
+    path, step = train(make_task("fast", folders, vgg), settings("fast", 10), tmp_path, "tiny-fast",
+                       "brushwork train fast", quiet=True)
+    assert step == 10
     assert path == tmp_path / "tiny-fast.safetensors"
     state, card = read_tensors(path)
     assert set(CARD_FIELDS) <= set(card) and all(card[field] not in ("", "{}", "null") for field in CARD_FIELDS)
@@ -147,3 +148,10 @@ def test_describe_images_without_a_manifest_says_so(tmp_path):
 def test_bad_settings_are_named(changes, message):
     with pytest.raises(RequestError, match=message):
         TrainSettings(**changes)
+
+
+def test_a_time_limit_checkpoints_exports_and_stops(folders, vgg, tmp_path):
+    path, step = train(make_task("fast", folders, vgg), settings("fast", 50), tmp_path, "x", "t", quiet=True,
+                       stop_after_s=0)
+    assert step == 1 and path.is_file()
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 1

@@ -4,6 +4,7 @@ A run lives in one folder:
 
     checkpoint.pt      network, optimiser, step and random state, written atomically every N steps
     losses.csv         step, learning rate, seconds, then each loss averaged over the last ``log_every`` steps
+                       (rewritten at every row; a resumed run drops the rows after its checkpoint)
     losses.png         the loss curves (log scale)
     NAME.safetensors   the exported network in float16, with its model card in the metadata
     NAME.md            the model card
@@ -170,9 +171,15 @@ def train(
     command: str,
     quiet: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
-) -> Path:
+    stop_after_s: float | None = None,
+) -> tuple[Path, int]:
     """Train ``task`` in folder ``run`` up to ``settings.steps`` (resuming a checkpoint there), then
-    export ``run/NAME.safetensors`` and its card. Returns the exported file."""
+    export ``run/NAME.safetensors`` and its card. Returns the exported file and the step reached.
+
+    ``stop_after_s``: checkpoint and stop once this many seconds have passed (the export then holds
+    the network so far, and the same call resumes): for machines that limit a command's time.
+    """
+    deadline = None if stop_after_s is None else time.monotonic() + stop_after_s
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.precision, device) if device.type == "cuda" else torch.float32
     run.mkdir(parents=True, exist_ok=True)
@@ -203,18 +210,20 @@ def train(
                 })
                 bar.set_postfix(loss=f"{averages['total']:.4g}", refresh=False)
                 sums = {}
-            if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
-                _atomic_save(state.state(), run / CHECKPOINT)
                 _write_log(run / LOSS_LOG, rows)
+            out_of_time = deadline is not None and time.monotonic() > deadline
+            if state.step % settings.checkpoint_every == 0 or state.step == settings.steps or out_of_time:
+                _atomic_save(state.state(), run / CHECKPOINT)
+            if out_of_time:
+                break
     except KeyboardInterrupt:
         _atomic_save(state.state(), run / CHECKPOINT)
-        _write_log(run / LOSS_LOG, rows)
         raise
     finally:
         bar.close()
     if rows:
         plot_losses(rows, run / LOSS_PLOT, title=f"{name} ({task.family})")
-    return export(task, state, rows, run, name, command)
+    return export(task, state, rows, run, name, command), state.step
 
 
 def export(task: Task, state: _Run, rows: list[dict[str, object]], run: Path, name: str, command: str) -> Path:
