@@ -36,13 +36,15 @@ class _ArbitraryTask:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.network.to(device, memory_format=self.memory_format)
         self.vgg.to(device, memory_format=self.memory_format)
+        self.content.to(device)
+        self.styles.to(device)
 
     def generate(self, content: torch.Tensor, style: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def losses(self, generator: torch.Generator, settings: TrainSettings, device: torch.device):
+    def losses(self, generator: torch.Generator, settings: TrainSettings):
         content, style = (
-            images.crops(settings.batch, settings.size, generator).to(device, memory_format=self.memory_format)
+            images.crops(settings.batch, settings.size, generator).contiguous(memory_format=self.memory_format)
             for images in (self.content, self.styles)
         )
         target, style_features = adain_target(self.vgg, content, style)

@@ -1,4 +1,4 @@
-"""Training images: a folder read once into memory, sampled as random square crops.
+"""Training images: a folder read once into memory (8 bits a channel), sampled as random square crops.
 
 A crop takes a square whose side is a random fraction ``u ~ U(min_scale, 1)`` of the image's short
 side (scale jitter), at a random place, resizes it to the training size and flips it left-right
@@ -47,6 +47,11 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def to(self, device: torch.device) -> ImageSet:
+        """Keep the images on ``device`` (a GPU crops there; the random draws stay on the CPU)."""
+        self.images = [image.to(device) for image in self.images]
+        return self
 
     def crops(self, batch: int, size: int, generator: torch.Generator, min_scale: float = MIN_SCALE) -> torch.Tensor:
         """``batch`` random crops, float ``[batch,3,size,size]`` in 0..1."""

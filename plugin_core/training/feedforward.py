@@ -50,13 +50,14 @@ class FeedForwardTask:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.network.to(device, memory_format=self.memory_format)
         self.vgg.to(device, memory_format=self.memory_format)
+        self.content.to(device)
         with torch.no_grad():
             style = features(self.vgg, self.style.to(device, memory_format=self.memory_format), STYLE_LAYERS)
             self.style_grams = {name: gram(value) for name, value in style.items()}
 
-    def losses(self, generator: torch.Generator, settings: TrainSettings, device: torch.device):
+    def losses(self, generator: torch.Generator, settings: TrainSettings):
         photo = self.content.crops(settings.batch, settings.size, generator)
-        photo = photo.to(device, memory_format=self.memory_format)
+        photo = photo.contiguous(memory_format=self.memory_format)
         output = self.network(photo)
         produced = features(self.vgg, output, (CONTENT_LAYER, *STYLE_LAYERS))
         with torch.no_grad():

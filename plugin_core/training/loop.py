@@ -75,11 +75,9 @@ class Task(Protocol):
     network: nn.Module
 
     def to(self, device: torch.device, channels_last: bool) -> None:
-        """Move the network, the frozen VGG and any fixed targets to ``device``."""
+        """Move the network, the frozen VGG, the images and any fixed targets to ``device``."""
 
-    def losses(
-        self, generator: torch.Generator, settings: TrainSettings, device: torch.device
-    ) -> dict[str, torch.Tensor]:
+    def losses(self, generator: torch.Generator, settings: TrainSettings) -> dict[str, torch.Tensor]:
         """The weighted losses of one batch, ``total`` among them (the one minimised)."""
 
     def describe(self) -> dict[str, object]:
@@ -151,7 +149,7 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.autocast):
-            losses = self.task.losses(self.generator, self.settings, self.device)
+            losses = self.task.losses(self.generator, self.settings)
         total = losses["total"]
         if not torch.isfinite(total):
             raise RequestError(f"the loss became {float(total)} at step {self.step + 1}; lower the learning rate")
