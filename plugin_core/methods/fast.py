@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from ..image import pad_to_multiple, resize, style_working_size
 from ..masks import composite
@@ -21,6 +22,9 @@ from ..networks.fast_arbitrary import SCALE, FastArbitraryNet
 from ..regions import Region
 
 MIN_STYLE_SIDE = 4 * SCALE
+MARGIN = 4 * SCALE
+"""Pixels reflected around the content and cropped off again: the network pads its convolutions
+with zeros, and what that does at the borders falls in this margin."""
 
 
 def style_code(net: FastArbitraryNet, style: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -36,9 +40,10 @@ def stylize(
     strength: float = 1.0,
     style_size: int | None = None,
 ) -> torch.Tensor:
-    """Stylize ``content`` ``[B,3,H,W]`` (any size: it is padded to a multiple of 4 and cropped back)."""
+    """Stylize ``content`` ``[B,3,H,W]`` (any size: it is padded by reflection and cropped back)."""
     height, width = content.shape[-2:]
-    padded = pad_to_multiple(content, SCALE).to(net.out.weight.dtype, memory_format=torch.channels_last)
+    padded = pad_to_multiple(F.pad(content, (MARGIN,) * 4, mode="reflect"), SCALE)
+    padded = padded.to(net.out.weight.dtype, memory_format=torch.channels_last)
     painted = []
     with torch.inference_mode():
         for region in regions:
@@ -48,6 +53,7 @@ def stylize(
                 for style in region.styles
             ]
             code = sum(w * c for w, c in zip(region.normalised_weights(), codes, strict=True))
-            image = net(padded, code.expand(content.shape[0], -1)).float()[..., :height, :width].clamp(0, 1)
+            image = net(padded, code.expand(content.shape[0], -1)).float()
+            image = image[..., MARGIN : MARGIN + height, MARGIN : MARGIN + width].clamp(0, 1)
             painted.append((image, region.mask))
         return torch.lerp(content, composite(content, painted), strength).contiguous()

@@ -13,7 +13,8 @@ A modulated layer instance-normalises its input and scales and shifts it by ``(1
 predicted from the style code by one linear map for the whole decoder. The decoder convolves
 before it upsamples (bilinear), so its widest layers run at a quarter and a sixteenth of the
 pixels. Convolutions pad with zeros, which the convolution does itself (a separate reflection pad
-cost a CPU as much time as the convolutions). RGB in 0..1 in, RGB in 0..1 out (unclamped).
+cost a CPU as much time as the convolutions; :mod:`..methods.fast` reflects a margin around the
+image instead). RGB in 0..1 in, RGB in 0..1 out (unclamped).
 Weights are brushwork's own ``.safetensors``; this module's attribute names are its keys.
 """
 
