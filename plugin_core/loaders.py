@@ -126,6 +126,17 @@ def load_model(
     return model
 
 
+def detect_family(spec: str | Path) -> str:
+    """The family (``adain``, ``feedforward`` or ``fast``) of the model named by ``spec``, told from its tensors."""
+    paths = registry.resolve(str(spec))
+    kinds = {path: _kind(read_tensors(path, "model weights")[0]) for path in paths}
+    for kind in kinds.values():
+        if kind in FAMILY_NAMES:
+            return kind
+    found = "; ".join(f"{path} is {_describe(kind)}" for path, kind in kinds.items())
+    raise WeightsError(f"{spec} is no style model brushwork knows: {found}")
+
+
 def clear_cache() -> None:
     """Forget every loaded model (hosts call this under memory pressure)."""
     _cache.clear()

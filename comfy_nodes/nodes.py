@@ -1,0 +1,329 @@
+"""brushwork's ComfyUI nodes: thin declarations over :mod:`plugin_core.api`.
+
+Every styling node works frame by frame (an IMAGE batch is a series of frames), checks for
+Cancel between frames and steps, reports progress, and returns an IMAGE at the working size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from plugin_core import api
+from plugin_core.color import METHODS as COLOR_METHODS
+from plugin_core.color import transfer_color
+from plugin_core.errors import Cancelled, RequestError
+from plugin_core.image import resize
+from plugin_core.methods.gatys import INITS, OPTIMIZERS, GatysSettings
+from plugin_core.regions import Region, Style
+
+from . import host
+from .convert import frame_mask, image_in, image_out, masks_in
+
+CATEGORY = "image/style transfer"
+MODEL = "BRUSHWORK_MODEL"
+REGIONS = "BRUSHWORK_REGIONS"
+COLOR_CHOICES = list(api.COLOR_MODES)
+GRAM_PREVIEW_EVERY = 5
+
+
+@dataclass(frozen=True)
+class RegionInput:
+    """One link of a ``BRUSHWORK_REGIONS`` chain: style images ``[N,3,H,W]``, a MASK, a weight."""
+
+    styles: torch.Tensor
+    mask: torch.Tensor
+    weight: float
+
+
+def _tip(kind, text: str, **options):
+    return (kind, {"tooltip": text, **options})
+
+
+STRENGTH = _tip("FLOAT", "0 = the photo, 1 = all style", default=1.0, min=0.0, max=1.0, step=0.01)
+SIZE = _tip("INT", "long side of the working and output image; 0 keeps the input's size",
+            default=0, min=0, max=8192, step=8)
+COLOR = _tip(COLOR_CHOICES, "keep the photo's colours: luminance-only transfer, or recolour the result "
+             "by histogram matching, Reinhard's mean/std, or a linear map", default="none")
+MASK_INPUT = _tip("MASK", "where the style applies (white = styled); resized to the image; an all-zero mask is ignored")
+REGIONS_INPUT = _tip(REGIONS, "more styles, each in its own masked region (from Style Regions nodes)")
+
+
+def _weights(text: str, count: int) -> list[float]:
+    """``"3, 1"`` -> ``[3.0, 1.0]``; empty: equal weights."""
+    if not text.strip():
+        return [1.0] * count
+    try:
+        weights = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise RequestError(f"style weights must be numbers separated by commas, got {text!r}") from None
+    if len(weights) != count:
+        raise RequestError(f"{len(weights)} style weights for {count} style images")
+    return weights
+
+
+def _region_plan(style, style_weights: str, mask, regions, size: tuple[int, int]):
+    """``[(styles, masks [M,1,H,W] or None)]``: the main style (with its mask), then the chained regions."""
+    plan = []
+    if style is not None:
+        styles = image_in(style, "style")
+        weights = _weights(style_weights, styles.shape[0])
+        plan.append(([Style(s[None], w) for s, w in zip(styles, weights, strict=True)], masks_in(mask, size, "mask")))
+    for index, region in enumerate(regions or []):
+        masks = masks_in(region.mask, size, f"mask of region {index + 1}")
+        plan.append(([Style(s[None]) for s in region.styles], None if masks is None else masks * region.weight))
+    if not plan:
+        raise RequestError("no style: connect a style image or Style Regions")
+    return plan
+
+
+def _frame_regions(plan, frame: int) -> list[Region]:
+    return [Region(styles, frame_mask(masks, frame)) for styles, masks in plan]
+
+
+def _run(content, make_request, progress: host.Progress | None = None) -> torch.Tensor:
+    """Stylize every frame of ``content`` with ``make_request(frame_image, frame)``; Cancel stops."""
+    frames = image_in(content, "image")
+    results = []
+    for frame in range(frames.shape[0]):
+        if host.interrupted():
+            host.raise_interrupt()
+        request = make_request(frames[frame : frame + 1], frame)
+        request.cancel = host.interrupted
+        try:
+            results.append(api.stylize(request))
+        except Cancelled:
+            host.raise_interrupt()
+            raise
+        if progress is not None and request.method != "gatys":
+            progress.update(frame + 1, frames.shape[0], results[-1])
+    return image_out(torch.cat(results), host.output_device())
+
+
+def _size(size: int) -> int | None:
+    return size or None
+
+
+class LoadStyleModel:
+    DESCRIPTION = ("Load a style model: an AdaIN decoder, a fast arbitrary-style model or a feed-forward style, "
+                   "from ComfyUI's models/style_transfer or brushwork's own models. The family is told from the file.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (MODEL,)
+    RETURN_NAMES = ("model",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model_name": _tip(host.model_choices(), "a .safetensors or .pth file, or a model name")}}
+
+    def load(self, model_name: str):
+        return (host.load(model_name),)
+
+
+class StyleTransferArbitrary:
+    DESCRIPTION = ("Paint the image in the style of any style image in one pass, with an AdaIN decoder or "
+                   "brushwork's fast model. A batch of images is a series of frames; a batch of style images "
+                   "mixes several styles.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "stylize"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": _tip("IMAGE", "the photo (a batch = frames)"),
+                "model": _tip(MODEL, "an AdaIN decoder or a fast model from Load Style Model"),
+                "strength": STRENGTH,
+                "size": SIZE,
+                "color": COLOR,
+                "style_weights": _tip("STRING", "one weight per style image, e.g. '3, 1'; empty = equal",
+                                      default=""),
+            },
+            "optional": {
+                "style": _tip("IMAGE", "the style image(s) (a batch = several styles mixed)"),
+                "mask": MASK_INPUT,
+                "regions": REGIONS_INPUT,
+            },
+        }
+
+    def stylize(self, image, model, strength, size, color, style_weights, style=None, mask=None, regions=None):
+        loaded = host.ready(model)
+        if loaded.family not in ("adain", "fast"):
+            raise RequestError(f"{loaded.name} is a {loaded.family} model: use it with Style Transfer (Feed-forward)")
+        plan = _region_plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
+
+        def request(frame_image, frame):
+            return api.StyleRequest(
+                frame_image, _frame_regions(plan, frame), method=loaded.family, strength=strength, model=loaded,
+                color=color, size=_size(size), device=str(host.device()),
+            )
+
+        return (_run(image, request, host.Progress(image.shape[0])),)
+
+
+class StyleTransferFeedForward:
+    DESCRIPTION = "Paint the image with a trained feed-forward style model, the fastest method."
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "stylize"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": _tip("IMAGE", "the photo (a batch = frames)"),
+                "model": _tip(MODEL, "a feed-forward style from Load Style Model"),
+                "strength": STRENGTH,
+                "size": SIZE,
+                "color": COLOR,
+            },
+            "optional": {"mask": MASK_INPUT},
+        }
+
+    def stylize(self, image, model, strength, size, color, mask=None):
+        loaded = host.ready(model)
+        if loaded.family != "feedforward":
+            raise RequestError(f"{loaded.name} is an {loaded.family} model: use it with Style Transfer (AdaIN / fast)")
+        masks = masks_in(mask, tuple(image.shape[1:3]), "mask")
+
+        def request(frame_image, frame):
+            region = Region([Style(model=loaded)], frame_mask(masks, frame))
+            return api.StyleRequest(frame_image, [region], method="feedforward", strength=strength, color=color,
+                                    size=_size(size), device=str(host.device()))
+
+        return (_run(image, request, host.Progress(image.shape[0])),)
+
+
+class NeuralStyle:
+    DESCRIPTION = ("Gram-matrix optimisation (Gatys et al.): the best quality from any style image, in steps. "
+                   "Shows previews while it works; Cancel stops it between steps.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "stylize"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": _tip("IMAGE", "the photo (a batch = frames)"),
+                "steps": _tip("INT", "optimisation steps over all scales", default=200, min=1, max=5000),
+                "size": _tip("INT", "long side of the working and output image; 0 keeps the input's size (slow)",
+                             default=512, min=0, max=8192, step=8),
+                "strength": _tip("FLOAT", "style against content: 0.25 is Gatys et al.'s 1e-3, 0.5 the default",
+                                 default=0.5, min=0.0, max=1.0, step=0.01),
+                "tv_weight": _tip("FLOAT", "total-variation weight (smooths noise)", default=0.0, min=0.0,
+                                  max=1e4, step=0.1),
+                "optimizer": _tip(list(OPTIMIZERS), "L-BFGS converges in fewer steps; Adam is steadier",
+                                  default="lbfgs"),
+                "init": _tip(list(INITS), "the image the optimisation starts from", default="content"),
+                "seed": _tip("INT", "seed of the noise init", default=0, min=0, max=2**31 - 1),
+                "color": COLOR,
+                "style_weights": _tip("STRING", "one weight per style image, e.g. '3, 1'; empty = equal",
+                                      default=""),
+            },
+            "optional": {
+                "style": _tip("IMAGE", "the style image(s) (a batch = several styles mixed)"),
+                "mask": MASK_INPUT,
+                "regions": REGIONS_INPUT,
+            },
+        }
+
+    def stylize(self, image, steps, size, strength, tv_weight, optimizer, init, seed, color, style_weights,
+                style=None, mask=None, regions=None):
+        plan = _region_plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
+        frames = image.shape[0]
+        bar = host.Progress(frames * steps)
+
+        def request(frame_image, frame):
+            def progress(report):
+                bar.update(frame * steps + report.step, frames * steps, report.image)
+
+            settings = GatysSettings(tv_weight=tv_weight, optimizer=optimizer, init=init,
+                                     preview_every=GRAM_PREVIEW_EVERY)
+            return api.StyleRequest(
+                frame_image, _frame_regions(plan, frame), method="gatys",
+                strength=strength, color=color, size=_size(size), steps=steps, seed=seed, gatys=settings,
+                progress=progress, device=str(host.device()),
+            )
+
+        return (_run(image, request),)
+
+
+class StyleRegions:
+    DESCRIPTION = ("Add a style for one region of the image: chain several of these into the AdaIN or Neural Style "
+                   "node's regions input to paint each region in its own style.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (REGIONS,)
+    RETURN_NAMES = ("regions",)
+    FUNCTION = "add"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "style": _tip("IMAGE", "the style image(s) of this region (a batch = mixed equally)"),
+                "mask": _tip("MASK", "the region (white = this style)"),
+                "weight": _tip("FLOAT", "how strongly this style covers its region (scales the mask)",
+                               default=1.0, min=0.0, max=1.0, step=0.01),
+            },
+            "optional": {"regions": _tip(REGIONS, "regions chained before this one")},
+        }
+
+    def add(self, style, mask, weight, regions=None):
+        return ([*(regions or []), RegionInput(image_in(style, "style"), mask, weight)],)
+
+
+class ColorMatch:
+    DESCRIPTION = ("Recolour an image after a reference: histogram matching, Reinhard's mean/std, a linear map, "
+                   "or luminance only. Masks choose where the colours are measured and where they are applied.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "match"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": _tip("IMAGE", "the image to recolour"),
+                "reference": _tip("IMAGE", "whose colours to take"),
+                "method": _tip(list(COLOR_METHODS), "how colours are matched", default="histogram"),
+                "strength": _tip("FLOAT", "0 = unchanged, 1 = fully matched", default=1.0, min=0.0, max=1.0,
+                                 step=0.01),
+            },
+            "optional": {
+                "mask": _tip("MASK", "where to apply the new colours (white = recolour)"),
+                "reference_mask": _tip("MASK", "where in the reference to measure its colours"),
+            },
+        }
+
+    def match(self, image, reference, method, strength, mask=None, reference_mask=None):
+        pixels = image_in(image, "image")
+        colours = image_in(reference, "reference")
+        size = tuple(pixels.shape[-2:])
+        if method == "luminance":
+            colours = resize(colours, size)
+        recoloured = transfer_color(
+            pixels, colours, method, mask=masks_in(mask, size, "mask"),
+            reference_mask=masks_in(reference_mask, tuple(colours.shape[-2:]), "reference mask"),
+        )
+        return (image_out(torch.lerp(pixels, recoloured, strength), host.output_device()),)
+
+
+NODE_CLASS_MAPPINGS = {
+    "BrushworkLoadStyleModel": LoadStyleModel,
+    "BrushworkStyleTransferAdaIN": StyleTransferArbitrary,
+    "BrushworkStyleTransferFeedForward": StyleTransferFeedForward,
+    "BrushworkNeuralStyle": NeuralStyle,
+    "BrushworkStyleRegions": StyleRegions,
+    "BrushworkColorMatch": ColorMatch,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "BrushworkLoadStyleModel": "Load Style Model",
+    "BrushworkStyleTransferAdaIN": "Style Transfer (AdaIN / fast)",
+    "BrushworkStyleTransferFeedForward": "Style Transfer (Feed-forward)",
+    "BrushworkNeuralStyle": "Neural Style (Gram optimisation)",
+    "BrushworkStyleRegions": "Style Regions",
+    "BrushworkColorMatch": "Color Match",
+}

@@ -1,0 +1,140 @@
+"""The ComfyUI nodes called as ComfyUI calls them, without ComfyUI: layouts, batches, masks, errors."""
+
+import logging
+
+import pytest
+import torch
+
+from comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, host
+from comfy_nodes.nodes import (
+    ColorMatch,
+    LoadStyleModel,
+    NeuralStyle,
+    StyleRegions,
+    StyleTransferArbitrary,
+    StyleTransferFeedForward,
+)
+from plugin_core import registry
+from plugin_core.errors import Cancelled, RequestError
+from plugin_core.image import resize
+
+from .weights import brushwork_decoder, fast_neural_style_state
+
+
+def comfy(image: torch.Tensor) -> torch.Tensor:
+    """brushwork ``[B,3,H,W]`` -> ComfyUI IMAGE ``[B,H,W,3]``."""
+    return image.movedim(1, -1).contiguous()
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    torch.save(fast_neural_style_state(1), tmp_path / "candy.pth")
+    brushwork_decoder(tmp_path)
+    monkeypatch.setenv(registry.ENVIRONMENT_VARIABLE, str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def frames(photo):
+    """Two frames of the example photo, ComfyUI layout ``[2,64,128,3]``."""
+    return comfy(torch.cat([photo, photo.flip(-1)]))
+
+
+def test_every_node_is_declared_for_comfyui(models):
+    assert set(NODE_CLASS_MAPPINGS) == set(NODE_DISPLAY_NAME_MAPPINGS)
+    for name, node in NODE_CLASS_MAPPINGS.items():
+        assert node.CATEGORY == "image/style transfer" and node.DESCRIPTION, name
+        assert callable(getattr(node(), node.FUNCTION)) and isinstance(node.RETURN_TYPES, tuple)
+        inputs = node.INPUT_TYPES()
+        for group in inputs.values():
+            for key, (kind, options) in group.items():
+                assert options.get("tooltip"), f"{name}.{key} has no tooltip"
+                assert isinstance(kind, (str, list)), f"{name}.{key}"
+
+
+def test_the_loader_lists_the_search_folders_and_tells_the_family(models):
+    choices = LoadStyleModel.INPUT_TYPES()["required"]["model_name"][0]
+    assert {"candy", "decoder"} <= set(choices)
+    (candy,) = LoadStyleModel().load("candy")
+    (decoder,) = LoadStyleModel().load("decoder")
+    assert candy.loaded.family == "feedforward" and decoder.loaded.family == "adain"
+    assert host.ready(candy) is candy.loaded
+
+
+def test_feedforward_frames_strength_and_a_mask_of_another_size(models, frames):
+    (model,) = LoadStyleModel().load("candy")
+    node = StyleTransferFeedForward()
+    (out,) = node.stylize(frames, model, 1.0, 0, "none")
+    assert out.shape == frames.shape and out.dtype == torch.float32
+    assert (out - frames).abs().mean() > 0.05
+    (same,) = node.stylize(frames, model, 0.0, 0, "none")
+    assert torch.allclose(same, frames, atol=1e-6)
+    mask = torch.zeros(1, 32, 32)
+    mask[:, :, :16] = 1  # the left half, at another size
+    (half,) = node.stylize(frames, model, 1.0, 0, "none", mask=mask)
+    assert torch.allclose(half[:, :, 70:], frames[:, :, 70:], atol=1e-6)
+    assert (half[:, :, :50] - frames[:, :, :50]).abs().mean() > 0.05
+
+
+def test_an_all_zero_mask_means_no_mask(models, frames, caplog):
+    (model,) = LoadStyleModel().load("candy")
+    node = StyleTransferFeedForward()
+    with caplog.at_level(logging.WARNING, logger="brushwork"):
+        (out,) = node.stylize(frames, model, 1.0, 0, "none", mask=torch.zeros(1, 64, 64))
+    assert "all zero" in caplog.text
+    assert torch.allclose(out, node.stylize(frames, model, 1.0, 0, "none")[0])
+
+
+def test_adain_mixes_a_batch_of_styles_and_frames(models, frames, painting, painting2):
+    (model,) = LoadStyleModel().load("decoder")
+    styles = comfy(torch.cat([painting, resize(painting2, tuple(painting.shape[-2:]))]))
+    node = StyleTransferArbitrary()
+    (mixed,) = node.stylize(frames, model, 1.0, 64, "none", "3, 1", style=styles)
+    assert mixed.shape == (2, 32, 64, 3)
+    (first,) = node.stylize(frames, model, 1.0, 64, "none", "1, 0", style=styles)
+    assert (mixed - first).abs().mean() > 1e-4
+    with pytest.raises(RequestError, match="1 style weights for 2 style images"):
+        node.stylize(frames, model, 1.0, 64, "none", "1", style=styles)
+    (candy,) = LoadStyleModel().load("candy")
+    with pytest.raises(RequestError, match="candy is a feedforward model: use it with Style Transfer .Feed-forward."):
+        node.stylize(frames, candy, 1.0, 64, "none", "", style=styles)
+
+
+def test_regions_paint_their_own_masks(models, frames, painting, painting2):
+    (model,) = LoadStyleModel().load("decoder")
+    top, bottom = torch.zeros(1, 64, 128), torch.zeros(1, 64, 128)
+    top[:, :32], bottom[:, 32:] = 1, 1
+    (regions,) = StyleRegions().add(comfy(painting), top, 1.0)
+    (regions,) = StyleRegions().add(comfy(painting2), bottom, 1.0, regions)
+    assert len(regions) == 2
+    (out,) = StyleTransferArbitrary().stylize(frames, model, 1.0, 0, "none", "", regions=regions)
+    assert out.shape == frames.shape
+    with pytest.raises(RequestError, match="no style: connect a style image or Style Regions"):
+        StyleTransferArbitrary().stylize(frames, model, 1.0, 0, "none", "")
+
+
+def test_gram_optimisation_with_colour_preservation(frames, painting):
+    (out,) = NeuralStyle().stylize(frames[:1], 4, 64, 0.5, 0.0, "lbfgs", "content", 0, "luminance", "",
+                                   style=comfy(painting))
+    assert out.shape == (1, 32, 64, 3) and torch.isfinite(out).all()
+
+
+def test_cancel_stops_between_frames(models, frames, monkeypatch):
+    (model,) = LoadStyleModel().load("candy")
+    calls = []
+    monkeypatch.setattr(host, "interrupted", lambda: calls.append(1) or len(calls) > 1)
+    with pytest.raises(Cancelled):
+        StyleTransferFeedForward().stylize(frames, model, 1.0, 0, "none")
+
+
+def test_color_match_measures_and_applies_where_the_masks_say(frames, painting):
+    reference = comfy(painting)
+    (matched,) = ColorMatch().match(frames, reference, "histogram", 1.0)
+    target = reference.mean((0, 1, 2))
+    assert (matched.mean((0, 1, 2)) - target).abs().max() < 0.2 * (frames.mean((0, 1, 2)) - target).abs().max()
+    left = torch.zeros(1, 64, 128)
+    left[:, :, :64] = 1
+    (masked,) = ColorMatch().match(frames, reference, "histogram", 1.0, mask=left)
+    assert torch.equal(masked[:, :, 64:], frames[:, :, 64:])
+    (none,) = ColorMatch().match(frames, reference, "luminance", 0.0)
+    assert torch.allclose(none, frames, atol=1e-6)
