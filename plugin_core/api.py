@@ -230,8 +230,24 @@ def _run_method(
             outer(dataclasses.replace(report, step=frame * report.total + report.step, total=frames * report.total))
 
     vgg = shared_vgg19(str(content.device), "max")
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():
+        content, regions, settings = _differentiable(content, regions, settings)
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
+
+
+def _differentiable(
+    content: torch.Tensor, regions: list[Region], settings: gatys.GatysSettings
+) -> tuple[torch.Tensor, list[Region], gatys.GatysSettings]:
+    """Copies that autograd may use of tensors a host made under ``torch.inference_mode`` (ComfyUI
+    runs every node so), which the Gram method's backward pass cannot save."""
+    regions = [
+        Region([Style(s.image.clone(), s.weight) for s in region.styles],
+               None if region.mask is None else region.mask.clone())
+        for region in regions
+    ]
+    if isinstance(settings.init, torch.Tensor):
+        settings = dataclasses.replace(settings, init=settings.init.clone())
+    return content.clone(), regions, settings
 
 
 def stylize(request: StyleRequest) -> torch.Tensor:

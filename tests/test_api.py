@@ -8,6 +8,7 @@ from plugin_core.color import rgb_to_yiq
 from plugin_core.errors import ImageError, MaskError, RequestError, ResultError
 from plugin_core.image import resize
 from plugin_core.methods import gatys
+from plugin_core.networks.vgg import shared_vgg19
 from plugin_core.regions import Region, Style
 
 FAST = {"size": 96, "steps": 6, "device": "cpu"}
@@ -22,6 +23,16 @@ def test_strength_mapping_brackets_the_classic_ratio():
 def test_output_is_at_the_working_size_and_styled(photo, painting):
     out = api.stylize(api.simple_request(photo, [painting], **FAST))
     assert out.shape == (1, 3, 48, 96)
+    assert (out - resize(photo, (48, 96))).abs().mean() > 0.02
+
+
+def test_gram_runs_under_inference_mode_as_hosts_call_it(photo, painting, monkeypatch):
+    """ComfyUI runs nodes under torch.inference_mode: the inputs and even a VGG19 first loaded there
+    are inference tensors, which the Gram method's backward pass must not meet."""
+    monkeypatch.setattr(api, "shared_vgg19", lambda device, pooling: shared_vgg19.__wrapped__(device, pooling))
+    with torch.inference_mode():
+        mask = torch.ones(1, 1, *photo.shape[-2:])
+        out = api.stylize(api.StyleRequest(photo.clone(), [Region([Style(painting.clone())], mask)], **FAST))
     assert (out - resize(photo, (48, 96))).abs().mean() > 0.02
 
 

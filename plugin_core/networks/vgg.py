@@ -231,5 +231,8 @@ def load_vgg19(path: str | Path | None = None, pooling: str = "max") -> VGG19:
 
 @lru_cache(maxsize=4)
 def shared_vgg19(device: str = "cpu", pooling: str = "max") -> VGG19:
-    """The default VGG19, loaded once per (device, pooling) and kept for the process."""
-    return load_vgg19(pooling=pooling).to(device)
+    """The default VGG19, loaded once per (device, pooling) and kept for the process. Its weights are
+    ordinary tensors even when first asked for under ``torch.inference_mode`` (the Gram method
+    differentiates through them)."""
+    with torch.inference_mode(False):
+        return load_vgg19(pooling=pooling).to(device)

@@ -1,0 +1,159 @@
+"""The node pack in a real ComfyUI: every node registered, every example workflow run through /prompt.
+
+Runs when ``COMFYUI_DIR`` names a ComfyUI checkout with its own environment (its Python is
+``COMFYUI_PYTHON``, else ``COMFYUI_DIR/.venv/bin/python``) that has brushwork's requirements
+installed; skipped otherwise. ComfyUI starts headless on the CPU with a temporary base folder:
+this checkout linked into its ``custom_nodes``, the example images in its ``input``, and weight
+files in the published layouts (random values: what is tested here is the host plumbing, not
+the painting) in its ``models/style_transfer`` and in ``BRUSHWORK_MODELS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from comfy_nodes.nodes import NODE_CLASS_MAPPINGS
+
+from ..conftest import EXAMPLES, ROOT
+from ..weights import adain_pair, fast_neural_style_state
+
+WORKFLOWS = Path(__file__).parent / "workflows"
+INPUTS = ("photo.jpg", "painting.jpg", "painting2.jpg", "sky_mask.png", "land_mask.png")
+PHOTO_SIZE = (720, 360)
+EXPECTED = {  # workflow: (images, their size)
+    "adain": (1, PHOTO_SIZE),
+    "feedforward": (1, PHOTO_SIZE),
+    "regions": (1, PHOTO_SIZE),
+    "gram_color": (1, (256, 128)),
+    "frames": (3, PHOTO_SIZE),
+}
+START_TIMEOUT_S = 180
+RUN_TIMEOUT_S = 300
+
+COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
+pytestmark = pytest.mark.skipif(not COMFYUI_DIR, reason="COMFYUI_DIR is not set: no real ComfyUI to test the node pack in")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def _post(url: str, body: dict):
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def comfyui(tmp_path_factory):
+    """``(url, output folder)`` of a ComfyUI started for these tests, stopped by its pid afterwards."""
+    checkout = Path(COMFYUI_DIR)
+    python = Path(os.environ.get("COMFYUI_PYTHON", checkout / ".venv" / "bin" / "python"))
+    if not (checkout / "main.py").is_file() or not python.is_file():
+        pytest.skip(f"COMFYUI_DIR={checkout} has no main.py or no Python at {python} (set COMFYUI_PYTHON)")
+    base = tmp_path_factory.mktemp("comfyui")
+    (base / "custom_nodes").mkdir()
+    (base / "custom_nodes" / "brushwork").symlink_to(ROOT, target_is_directory=True)
+    (base / "input").mkdir()
+    for name in INPUTS:
+        shutil.copy(EXAMPLES / name, base / "input" / name)
+    (base / "models" / "style_transfer").mkdir(parents=True)
+    torch.save(fast_neural_style_state(1), base / "models" / "style_transfer" / "candy.pth")
+    own = tmp_path_factory.mktemp("brushwork-models")
+    adain_pair(own)
+    port = _free_port()
+    environment = {**os.environ, "BRUSHWORK_MODELS": str(own), "XDG_CACHE_HOME": str(base / "cache")}
+    log = open(base / "comfyui.log", "w")
+    server = subprocess.Popen(
+        [str(python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--base-directory", str(base),
+         "--disable-api-nodes", "--disable-auto-launch"],
+        cwd=checkout, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                _get(f"{url}/system_stats")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"ComfyUI did not start: {(base / 'comfyui.log').read_text()[-3000:]}")
+                time.sleep(1)
+        yield url, base / "output", base / "comfyui.log"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def _run(url: str, workflow: dict) -> dict:
+    """Queue ``workflow`` and wait for its history entry."""
+    prompt_id = _post(f"{url}/prompt", {"prompt": workflow, "client_id": "brushwork-tests"})["prompt_id"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        history = _get(f"{url}/history/{prompt_id}")
+        if prompt_id in history and history[prompt_id]["status"].get("completed") is not None:
+            return history[prompt_id]
+        time.sleep(0.5)
+    pytest.fail(f"workflow did not finish in {RUN_TIMEOUT_S} s")
+
+
+def test_every_node_is_registered(comfyui):
+    url, _, log = comfyui
+    info = _get(f"{url}/object_info")
+    missing = [name for name in NODE_CLASS_MAPPINGS if name not in info]
+    assert not missing, f"not registered: {missing}\n{log.read_text()[-3000:]}"
+    choices = info["BrushworkLoadStyleModel"]["input"]["required"]["model_name"][0]
+    assert "candy.pth" in choices and "adain-pytorch" in choices
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_workflow_runs(comfyui, name):
+    url, output, log = comfyui
+    entry = _run(url, json.loads((WORKFLOWS / f"{name}.json").read_text()))
+    assert entry["status"]["status_str"] == "success", f"{entry['status']}\n{log.read_text()[-3000:]}"
+    images = [image for node in entry["outputs"].values() for image in node.get("images", [])]
+    count, size = EXPECTED[name]
+    assert len(images) == count
+    photo = Image.open(EXAMPLES / "photo.jpg").convert("RGB").resize(size)
+    for image in images:
+        result = Image.open(output / image["subfolder"] / image["filename"]).convert("RGB")
+        assert result.size == size
+        difference = np.abs(np.asarray(result, float) - np.asarray(photo, float)).mean()
+        assert difference > 10, f"{image['filename']} is hardly stylized ({difference:.1f} levels)"
+
+
+def test_a_wrong_model_gives_a_readable_error(comfyui):
+    url, _, _ = comfyui
+    workflow = json.loads((WORKFLOWS / "adain.json").read_text())
+    workflow["3"]["inputs"]["model_name"] = "candy.pth"
+    entry = _run(url, workflow)
+    assert entry["status"]["status_str"] == "error"
+    errors = [message[1] for message in entry["status"]["messages"] if message[0] == "execution_error"]
+    assert "candy.pth is a feedforward model: use it with Style Transfer (Feed-forward)" in errors[0]["exception_message"]
