@@ -45,7 +45,9 @@ START_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 300
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
-pytestmark = pytest.mark.skipif(not COMFYUI_DIR, reason="COMFYUI_DIR is not set: no real ComfyUI to test the node pack in")
+pytestmark = pytest.mark.skipif(
+    not COMFYUI_DIR, reason="COMFYUI_DIR is not set: no real ComfyUI to test the node pack in"
+)
 
 
 def _free_port() -> int:
@@ -156,4 +158,5 @@ def test_a_wrong_model_gives_a_readable_error(comfyui):
     entry = _run(url, workflow)
     assert entry["status"]["status_str"] == "error"
     errors = [message[1] for message in entry["status"]["messages"] if message[0] == "execution_error"]
-    assert "candy.pth is a feedforward model: use it with Style Transfer (Feed-forward)" in errors[0]["exception_message"]
+    message = "candy.pth is a feedforward model: use it with Style Transfer (Feed-forward)"
+    assert message in errors[0]["exception_message"]
