@@ -1,5 +1,6 @@
 """The ComfyUI nodes called as ComfyUI calls them, without ComfyUI: layouts, batches, masks, errors."""
 
+import json
 import logging
 
 import pytest
@@ -18,6 +19,7 @@ from plugin_core import registry
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
 
+from .conftest import ROOT
 from .weights import brushwork_decoder, fast_neural_style_state
 
 
@@ -138,3 +140,24 @@ def test_color_match_measures_and_applies_where_the_masks_say(frames, painting):
     assert torch.equal(masked[:, :, 64:], frames[:, :, 64:])
     (none,) = ColorMatch().match(frames, reference, "luminance", 0.0)
     assert torch.allclose(none, frames, atol=1e-6)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "host" / "workflows").glob("*.json")), ids=lambda p: p.stem)
+def test_example_workflows_match_the_nodes_and_the_tested_workflows(path):
+    """The editor's example (``example_workflows/``) holds the same graph as the API copy the host test
+    runs, and every brushwork input it sets exists."""
+    prompt = json.loads(path.read_text())
+    graph = json.loads((ROOT / "example_workflows" / path.name).read_text())
+    assert {str(node["id"]): node["type"] for node in graph["nodes"]} == {
+        node: data["class_type"] for node, data in prompt.items()
+    }
+    assert {(str(link[1]), link[2], str(link[3])) for link in graph["links"]} == {
+        (value[0], value[1], node) for node, data in prompt.items() for value in data["inputs"].values()
+        if isinstance(value, list)
+    }
+    for node in graph["nodes"]:
+        settings = [v for v in prompt[str(node["id"])]["inputs"].values() if not isinstance(v, list)]
+        assert all(value in node["widgets_values"] for value in settings), node["type"]
+        if node["type"] in NODE_CLASS_MAPPINGS:
+            declared = {name for group in NODE_CLASS_MAPPINGS[node["type"]].INPUT_TYPES().values() for name in group}
+            assert set(prompt[str(node["id"])]["inputs"]) <= declared, node["type"]
