@@ -64,7 +64,8 @@ def _get(url: str):
 def _post(url: str, body: dict):
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+        body = response.read()
+    return json.loads(body) if body else {}
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +161,18 @@ def test_a_wrong_model_gives_a_readable_error(comfyui):
     errors = [message[1] for message in entry["status"]["messages"] if message[0] == "execution_error"]
     message = "candy.pth is a feedforward model: use it with Style Transfer (Feed-forward)"
     assert message in errors[0]["exception_message"]
+
+
+def test_cancel_stops_the_gram_optimisation_between_steps(comfyui):
+    url, _, _ = comfyui
+    workflow = json.loads((WORKFLOWS / "gram_color.json").read_text())
+    workflow["3"]["inputs"]["steps"] = 5000
+    started = time.monotonic()
+    prompt_id = _post(f"{url}/prompt", {"prompt": workflow, "client_id": "brushwork-tests"})["prompt_id"]
+    time.sleep(3)
+    _post(f"{url}/interrupt", {})
+    while prompt_id not in (history := _get(f"{url}/history/{prompt_id}")):
+        assert time.monotonic() - started < 60, "the interrupt was not honoured within a minute"
+        time.sleep(0.5)
+    events = [message[0] for message in history[prompt_id]["status"]["messages"]]
+    assert "execution_interrupted" in events
