@@ -15,6 +15,7 @@ name is a weight file's stem (``mystyle`` for ``mystyle.safetensors``) in those 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -36,7 +37,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-PROJECT_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+def _project_models() -> Path:
+    """The project's ``models/``: installed as the package data ``brushwork_models``, or in this checkout."""
+    spec = importlib.util.find_spec("brushwork_models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[1] / "models"
+
+
+PROJECT_MODELS = _project_models()
 MANIFEST = PROJECT_MODELS / "manifest.toml"
 ENVIRONMENT_VARIABLE = "BRUSHWORK_MODELS"
 FAMILIES = ("adain", "feedforward", "fast")
