@@ -4,7 +4,6 @@ equivalent: the CPU, no interruption, no progress bar, brushwork's own model fol
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,6 @@ try:  # inside ComfyUI
 except ImportError:  # plain Python: the unit tests
     model_management = folder_paths = None
 
-LOG = logging.getLogger("brushwork")
 MODEL_FOLDER = "style_transfer"
 """ComfyUI's ``models/style_transfer``: where users put style weights."""
 PREVIEW_SIZE = 512
@@ -42,12 +40,17 @@ def register_model_folder() -> None:
 
 
 def model_choices() -> list[str]:
-    """The files in ComfyUI's style-transfer folders, then brushwork's installed models by name."""
-    files = folder_paths.get_filename_list(MODEL_FOLDER) if folder_paths is not None else []
+    """The files in ComfyUI's style-transfer folders, then brushwork's installed models by name
+    (those not already listed as ComfyUI's files)."""
+    files = sorted(set(folder_paths.get_filename_list(MODEL_FOLDER))) if folder_paths is not None else []
+    listed = {Path(file).name for file in files}
     manifest = registry.read_manifest()
-    installed = [name for name, model in manifest.items() if all(registry.find_file(f.name) for f in model.files)]
-    own = [path.stem for path in registry.other_files(manifest) if path.name not in {Path(f).name for f in files}]
-    return sorted(set(files)) + [name for name in installed + sorted(set(own)) if name not in files]
+    installed = [
+        name for name, model in manifest.items()
+        if all(registry.find_file(f.name) for f in model.files) and not {f.name for f in model.files} <= listed
+    ]
+    own = sorted({path.stem for path in registry.other_files(manifest) if path.name not in listed})
+    return files + installed + own
 
 
 def model_path(choice: str) -> str:
