@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     v = actions.add_parser("verify", help="check installed files against the manifest's sha256")
     v.add_argument("names", nargs="*", metavar="NAME")
     _train_parser(commands)
+    g = commands.add_parser("gimp", help="install, remove or check the GIMP 3 filter (Filters > Artistic)")
+    steps = g.add_subparsers(dest="action", required=True)
+    for action, text in (("install", "copy the plug-in into GIMP's profile and point it at this Python"),
+                         ("uninstall", "remove the plug-in from GIMP's profile"),
+                         ("doctor", "check GIMP's folder, the plug-in, its config, the worker and the weights")):
+        a = steps.add_parser(action, help=text, description=text)
+        a.add_argument("--gimp-dir", type=Path, help="GIMP's profile folder (default: every GIMP 3.0/3.2 one found)")
     return parser
 
 
@@ -355,6 +362,23 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]
     return train(task, settings, run, name, "brushwork " + shlex.join(argv), args.quiet, stop_after_s=stop_after_s)
 
 
+def gimp_command(args: argparse.Namespace) -> int:
+    from gimp_plugin import bridge  # the GIMP adapter, only for this command
+
+    if args.action == "install":
+        for path in bridge.install(args.gimp_dir):
+            print(f"installed {path}; restart GIMP and find it under Filters > Artistic > Style Transfer...")
+        return 0
+    if args.action == "uninstall":
+        removed = bridge.uninstall(args.gimp_dir)
+        print("\n".join(f"removed {folder}" for folder in removed) or "the plug-in was not installed")
+        return 0
+    checks = bridge.doctor(args.gimp_dir)
+    for check in checks:
+        print(f"{'ok' if check.ok else 'PROBLEM':8} {check.what:14} {check.detail}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
@@ -364,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "models":
                 return models_command(args)
+            if args.command == "gimp":
+                return gimp_command(args)
             if args.command == "train":
                 path, step = train_command(args, argv)
                 if step < args.steps:

@@ -74,6 +74,15 @@ def test_deterministic_with_a_seed(vgg, photo, painting):
     assert (first - run(8)).abs().mean() > 0.01
 
 
+def test_strided_pixels_are_optimised(vgg, photo, painting):
+    """Pixels handed over in [H, W, C] memory (GIMP's and ComfyUI's layout), permuted to [1, 3, H, W]."""
+    strided = photo[0].permute(1, 2, 0).contiguous().permute(2, 0, 1)[None]
+    assert not strided.is_contiguous()
+    settings = GatysSettings(steps=3, scales=1)
+    out = gatys.stylize(vgg, strided, [Region([Style(painting)])], settings)
+    assert torch.allclose(out, gatys.stylize(vgg, photo, [Region([Style(painting)])], settings))
+
+
 def test_matches_the_golden_image(vgg, photo, painting):
     """The default pipeline (content init, L-BFGS, two scales) against a reviewed result."""
     out = gatys.stylize(vgg, photo, [Region([Style(painting)])], GatysSettings(steps=20, scales=2, min_side=32))

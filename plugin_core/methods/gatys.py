@@ -255,6 +255,7 @@ def stylize(
         scaled_content = resize(content, size)
         scaled_regions = [Region(r.styles, None if r.mask is None else resize_mask(r.mask, size)) for r in regions]
         objective = _Objective(vgg, scaled_content, scaled_regions, settings, max(size) / max(sizes[-1]))
-        image = resize(image.detach(), size).clamp(0, 1).requires_grad_(True)
+        # contiguous: L-BFGS flattens the gradient with view(), which strided pixels refuse
+        image = resize(image.detach(), size).clamp(0, 1).contiguous().requires_grad_(True)
         _optimise(image, objective, count, settings, after_step)
     return image.detach().clamp(0, 1)

@@ -1,0 +1,94 @@
+"""The brushwork side of the GIMP filter: ``python -m gimp_plugin.worker FOLDER``.
+
+The plug-in leaves in FOLDER ``request.json`` (method, model, strength, color, size, steps and the
+style image's path), ``content.npy`` (float32 ``[h, w, c]``: grey, grey + alpha, RGB or RGBA, 0..1),
+optionally ``mask.npy`` (the selection, ``[h, w]``) and ``style.npy`` (a layer as the style). The
+worker writes ``result.npy``, the same shape, atomically: the painting scaled back to the layer's
+size, blended by the mask (pixels outside it come back exactly as they were), alpha kept. It
+prints ``progress F`` lines (F from 0 to 1) and, when it fails, one ``error MESSAGE`` line and
+exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from plugin_core import api
+from plugin_core.color import luminance
+from plugin_core.errors import BrushworkError, RequestError
+from plugin_core.files import atomic_path
+from plugin_core.image import load_image, resize
+from plugin_core.regions import Region, Style
+
+EXIT_FAILED = 2
+
+
+def _planes(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``[h, w, c]`` -> RGB ``[1,3,h,w]`` (grey repeated) and alpha ``[1,1,h,w]`` or None."""
+    image = torch.from_numpy(np.array(pixels, np.float32)).permute(2, 0, 1)[None].clamp(0, 1)
+    colour, alpha = (image, None) if image.shape[1] in (1, 3) else (image[:, :-1], image[:, -1:])
+    return colour.expand(-1, 3, -1, -1).contiguous() if colour.shape[1] == 1 else colour, alpha
+
+
+def paint(folder: Path, report: Callable[[float], None]) -> np.ndarray:
+    """The result pixels for the request in ``folder``."""
+    request = json.loads((folder / "request.json").read_text())
+    content = np.load(folder / "content.npy", allow_pickle=False)
+    grey = content.shape[2] in (1, 2)
+    rgb, alpha = _planes(content)
+    mask = None
+    if (folder / "mask.npy").is_file():
+        mask = torch.from_numpy(np.load(folder / "mask.npy", allow_pickle=False).astype(np.float32))[None, None]
+    method = request["method"]
+    if method == "feedforward":
+        if not request.get("model"):
+            raise RequestError("the feed-forward method needs a model: name one (see `brushwork models list`)")
+        style = Style(model=request["model"])
+    elif request.get("style"):
+        style = Style(load_image(request["style"], "style").rgb)
+    elif (folder / "style.npy").is_file():
+        style = Style(_planes(np.load(folder / "style.npy", allow_pickle=False))[0])
+    else:
+        raise RequestError(f"the {method} method needs a style image or a style layer")
+    painted = api.stylize(api.StyleRequest(
+        rgb, [Region([style], mask)], method=method, strength=request.get("strength"),
+        model=request.get("model") or None, color=request.get("color", "none"), size=request.get("size") or None,
+        steps=request.get("steps", 200), progress=lambda done: report(done.step / done.total),
+    ))
+    painted = resize(painted, tuple(rgb.shape[-2:]))
+    if mask is not None:
+        painted = torch.lerp(rgb, painted, mask)
+    planes = [luminance(painted) if grey else painted] + ([] if alpha is None else [alpha])
+    return torch.cat(planes, dim=1)[0].permute(1, 2, 0).numpy()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    folder = Path(argv[0])
+
+    def report(fraction: float) -> None:
+        print(f"progress {fraction:.4f}", flush=True)
+
+    try:
+        result = paint(folder, report)
+        with atomic_path(folder / "result.npy") as temporary:
+            np.save(temporary, result, allow_pickle=False)
+    except BrushworkError as error:
+        print(f"error {error}", flush=True)
+        return EXIT_FAILED
+    except (OSError, ValueError, KeyError) as error:
+        reason = f"{type(error).__name__}: {error}"
+        print(f"error the request in {folder} is incomplete or unreadable ({reason})", flush=True)
+        return EXIT_FAILED
+    report(1.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
