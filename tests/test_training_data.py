@@ -1,13 +1,6 @@
 """scripts/training_data.py's pure parts: licences from Debian copyright files, unique names, splits."""
 
-import importlib.util
-import sys
-
-from .conftest import ROOT
-
-spec = importlib.util.spec_from_file_location("training_data", ROOT / "scripts" / "training_data.py")
-training_data = sys.modules.setdefault("training_data", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(training_data)
+from .scripts import training_data
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 

@@ -198,15 +198,15 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
         flags = GObject.ParamFlags.READWRITE
         procedure.add_file_argument("style-file", "Style _image", "The painting whose style to take",
                                     Gimp.FileChooserAction.OPEN, True, None, flags)
-        procedure.add_layer_argument("style-layer", "Style _layer", "A layer of an open image as the style "
+        procedure.add_layer_argument("style-layer", "Style la_yer", "A layer of an open image as the style "
                                      "(instead of the file)", True, flags)
         procedure.add_choice_argument("method", "_Method", "How to paint", _choice(METHODS), "gatys", flags)
         procedure.add_string_argument("model", "Mo_del", "AdaIN decoder, fast or feed-forward model: a name "
                                       "from `brushwork models list` or a file (empty: the installed default)",
                                       "", flags)
-        procedure.add_double_argument("strength", "_Strength", "0 = the photo, 1 = all style "
+        procedure.add_double_argument("strength", "Stren_gth", "0 = the photo, 1 = all style "
                                       "(Gram optimisation: 0.5 is the classic balance)", 0.0, 1.0, 0.5, flags)
-        procedure.add_choice_argument("color", "_Colours", "Colour preservation", _choice(COLORS), "none", flags)
+        procedure.add_choice_argument("color", "Colo_urs", "Colour preservation", _choice(COLORS), "none", flags)
         procedure.add_int_argument("size", "_Working size", "Long side the painting is made at, then scaled "
                                    "to the layer (0: the layer's own size)", 0, 8192, 1024, flags)
         procedure.add_int_argument("steps", "S_teps", "Gram optimisation steps", 1, 5000, 200, flags)

@@ -3,7 +3,8 @@
 A Debian tree with GIMP is built once (debootstrap ``--variant=minbase``, then ``apt-get install
 gimp python3-numpy``) and kept in ``BRUSHWORK_GIMP_ROOT`` (default
 ``~/.cache/brushwork-tests/gimp-SUITE``); ``BRUSHWORK_GIMP_SUITE`` picks the Debian suite: trixie
-(GIMP 3.0, the default) or forky (GIMP 3.2). This checkout, its virtual environment and the
+(GIMP 3.0, the default) or forky (GIMP 3.2; a suite debootstrap has no script for is made with
+sid's). This checkout, its virtual environment and the
 environment's base interpreter are bind-mounted read-only into the tree at their own paths (and
 always unmounted afterwards), the plug-in is installed with ``brushwork gimp install --gimp-dir``,
 and a batch script loads a photo, selects an ellipse and runs the filter NONINTERACTIVE with Gram
@@ -29,6 +30,7 @@ import pytest
 from plugin_core.cli import main
 
 from ..conftest import EXAMPLES, ROOT
+from ..scripts import training_data
 
 SUITE = os.environ.get("BRUSHWORK_GIMP_SUITE", "trixie")
 TREE = Path(os.environ.get("BRUSHWORK_GIMP_ROOT", Path.home() / ".cache" / "brushwork-tests" / f"gimp-{SUITE}"))
@@ -83,6 +85,24 @@ for name in ("painting.jpg", "missing.jpg", "empty.jpg"):
         summary["offsets"] = list(layers[0].get_offsets()[1:])
         np.save(WORK + "/new.npy", pixels(layers[0]))
 np.save(WORK + "/after.npy", pixels(original))
+
+grey = image.duplicate()
+grey.remove_layer(grey.get_layers()[0])
+grey.convert_grayscale()
+grey.convert_precision(Gimp.Precision.U16_NON_LINEAR)
+layer = grey.get_layers()[0]
+layer.add_alpha()
+Gimp.Selection.none(grey)
+np.save(WORK + "/grey_before.npy", pixels(layer))
+config.set_property("image", grey)
+config.set_core_object_array("drawables", [layer])
+config.set_property("style-file", Gio.File.new_for_path(WORK + "/painting.jpg"))
+config.set_property("new-layer", False)
+result = procedure.run(config)
+summary["grey"] = [result.index(0).value_nick, len(grey.get_layers()), grey.get_precision().value_nick,
+                   layer.is_gray(), layer.has_alpha()]
+np.save(WORK + "/grey_after.npy", pixels(layer))
+grey.delete()
 image.delete()
 json.dump(summary, open(WORK + "/summary.json", "w"))
 '''
@@ -107,13 +127,18 @@ def build_tree(tree: Path) -> Path:
     tree.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{tree.name}-", dir=tree.parent))
     try:
-        subprocess.run(["apt-get", "download", "debootstrap"], cwd=staging, check=True, capture_output=True)
+        apt = training_data.apt_options(staging / "apt")  # a private apt state: the host's is not touched
+        subprocess.run(["apt-get", *apt, "update"], check=True, capture_output=True)
+        subprocess.run(["apt-get", *apt, "download", "debootstrap/trixie"], cwd=staging, check=True,
+                       capture_output=True)
         deb = next(staging.glob("debootstrap_*.deb"))
         subprocess.run(["dpkg-deb", "-x", str(deb), str(staging / "debootstrap")], check=True)
         root = staging / "root"
-        environment = {**os.environ, "DEBOOTSTRAP_DIR": str(staging / "debootstrap/usr/share/debootstrap")}
+        scripts = staging / "debootstrap/usr/share/debootstrap"
+        script = scripts / "scripts" / SUITE if (scripts / "scripts" / SUITE).is_file() else scripts / "scripts/sid"
         subprocess.run([str(staging / "debootstrap/usr/sbin/debootstrap"), "--variant=minbase", SUITE, str(root),
-                        MIRROR], check=True, capture_output=True, env=environment, timeout=BUILD_TIMEOUT_S)
+                        MIRROR, str(script)], check=True, capture_output=True, timeout=BUILD_TIMEOUT_S,
+                       env={**os.environ, "DEBOOTSTRAP_DIR": str(scripts)})
         for command in (
             ("apt-get", "-o", "Acquire::Check-Valid-Until=false", "update"),
             ("apt-get", "install", "-y", "--no-install-recommends", *PACKAGES),
@@ -211,3 +236,11 @@ def test_broken_requests_come_back_as_errors_with_reasons(run):
     assert status == "execution-error" and message.startswith("brushwork: style /") and message.endswith(
         "/empty.jpg is empty"
     )
+
+
+def test_a_16_bit_grey_layer_with_alpha_is_replaced_in_place(run):
+    summary, work = run
+    assert summary["grey"] == ["success", 1, "u16-non-linear", True, True]
+    before, after = np.load(work / "grey_before.npy"), np.load(work / "grey_after.npy")
+    assert np.array_equal(after[..., 3], before[..., 3])
+    assert np.allclose(after[..., 0], after[..., 1]) and np.abs(after - before)[..., :3].mean() > 0.02
