@@ -90,18 +90,20 @@ def _stylize(folder, request, progress):
     (folder / "request.json").write_text(json.dumps(request))
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("PYTHONPATH", "PYTHONHOME", "GI_TYPELIB_PATH")}
-    worker = subprocess.Popen([_worker_python(), "-m", "gimp_plugin.worker", str(folder)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=environment)
-    reason = ""
-    for line in worker.stdout:
-        kind, _, rest = line.strip().partition(" ")
-        if kind == "progress":
-            progress(float(rest))
-        elif kind == "error":
-            reason = rest
-    errors = worker.stderr.read()
-    if worker.wait() != 0:
-        raise ValueError(reason or f"the brushwork worker failed: {errors.strip().splitlines()[-1:] or ['no output']}")
+    with open(folder / "worker.log", "w+") as log:  # a file, not a pipe: a chatty worker cannot block
+        worker = subprocess.Popen([_worker_python(), "-m", "gimp_plugin.worker", str(folder)],
+                                  stdout=subprocess.PIPE, stderr=log, text=True, env=environment)
+        reason = ""
+        for line in worker.stdout:
+            kind, _, rest = line.strip().partition(" ")
+            if kind == "progress":
+                progress(float(rest))
+            elif kind == "error":
+                reason = rest
+        if worker.wait() != 0:
+            log.seek(0)
+            last = (log.read().strip().splitlines() or ["no output"])[-1]
+            raise ValueError(reason or f"the brushwork worker failed: {last}")
     return np.load(folder / "result.npy", allow_pickle=False)
 
 
