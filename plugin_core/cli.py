@@ -1,5 +1,5 @@
-"""``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT``, ``brushwork models``
-and ``brushwork train``."""
+"""``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT``, ``brushwork models``,
+``brushwork train`` and ``brushwork gimp``."""
 
 from __future__ import annotations
 
