@@ -18,6 +18,8 @@ from comfy_nodes.nodes import (
 from plugin_core import registry
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
+from plugin_core.networks.fast_arbitrary import FastArbitraryNet
+from plugin_core.tensor_files import write_tensors
 
 from .conftest import ROOT
 from .weights import brushwork_decoder, fast_neural_style_state
@@ -100,6 +102,15 @@ def test_adain_mixes_a_batch_of_styles_and_frames(models, frames, painting, pain
     (candy,) = LoadStyleModel().load("candy")
     with pytest.raises(RequestError, match="candy is a feedforward model: use it with Style Transfer .Feed-forward."):
         node.stylize(frames, candy, 1.0, 64, "none", "", style=styles)
+
+
+def test_a_fast_model_runs_in_the_arbitrary_node(models, frames, painting):
+    torch.manual_seed(0)
+    write_tensors(models / "quick.safetensors", FastArbitraryNet().state_dict(), {"family": "fast"})
+    (model,) = LoadStyleModel().load("quick")
+    assert model.loaded.family == "fast"
+    (out,) = StyleTransferArbitrary().stylize(frames, model, 1.0, 0, "none", "", style=comfy(painting))
+    assert out.shape == frames.shape and (out - frames).abs().mean() > 0.01
 
 
 def test_regions_paint_their_own_masks(models, frames, painting, painting2):
