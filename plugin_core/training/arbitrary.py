@@ -73,7 +73,7 @@ class AdaINTask(_ArbitraryTask):
         super().__init__(decoder, content, styles, style_weight, vgg)
 
     def generate(self, content, style, target):
-        return self.network(target.to(self.network.conv1_1.weight.dtype, memory_format=self.memory_format))
+        return self.network(target.contiguous(memory_format=self.memory_format))
 
 
 class FastTask(_ArbitraryTask):
