@@ -14,7 +14,7 @@ from tqdm import tqdm
 from . import __version__, api, registry
 from .devices import PRECISIONS
 from .errors import BrushworkError, RequestError
-from .image import SAVE_FORMATS, load_image, resize, save_image
+from .image import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, resize, save_image
 from .masks import load_mask
 from .methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from .regions import Region, Style
@@ -162,9 +162,6 @@ def _numbers(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
-
-
 def default_output(content: Path, method: str) -> Path:
     """``photo_gatys.png`` next to the photo; ``photo_gatys-2.png`` and on when that exists."""
     candidate = content.with_name(f"{content.stem}_{method}.png")
@@ -194,9 +191,9 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
         return [(args.content, output)]
     if not args.content.is_dir():
         raise RequestError(f"--batch needs a folder of frames; {args.content} is not a folder")
-    frames = sorted(p for p in args.content.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file())
+    frames = sorted(p for p in args.content.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not frames:
-        raise RequestError(f"folder {args.content} holds no images ({', '.join(FRAME_SUFFIXES)})")
+        raise RequestError(f"folder {args.content} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     folder = args.output or args.content.with_name(f"{args.content.name}_{args.method}")
     if folder.resolve() == args.content.resolve():
         raise RequestError(f"output folder {folder} is the frames' folder; brushwork never overwrites its input")

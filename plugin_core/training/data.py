@@ -15,9 +15,8 @@ from pathlib import Path
 import torch
 
 from ..errors import RequestError
-from ..image import load_image, resize
+from ..image import IMAGE_SUFFIXES, load_image, resize
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MIN_SCALE = 0.5
 """The smallest crop side, as a fraction of the image's short side."""
 
