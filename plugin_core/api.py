@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from . import tiling
 from .color import LINEAR_MODES, luminance, transfer_color
 from .devices import resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
@@ -56,7 +57,9 @@ class StyleRequest:
     decoder or the fast model (a name, a path or a loaded model; None: the installed default); feed-forward styles
     name their model in ``Style.model``. ``gatys`` holds the Gram method's advanced settings; the
     request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
-    meaning there.
+    meaning there. ``tile``: None tiles large images when the free memory calls for it, 0 never
+    tiles, a number is the tile side in pixels (:mod:`plugin_core.tiling`); a tiled run reads its
+    styles at the tile side unless ``style_size`` says otherwise.
     """
 
     content: torch.Tensor
@@ -74,6 +77,7 @@ class StyleRequest:
     device: str = "auto"
     precision: str = "auto"
     feather: float = 0.0
+    tile: int | None = None
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
     progress: Callable[[Progress], None] | None = None
     cancel: Callable[[], bool] | None = None
@@ -203,25 +207,100 @@ def _match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Ten
     return scaled.clamp(0, 1).expand(-1, 3, -1, -1)
 
 
-def _run_method(
-    content: torch.Tensor, regions: list[Region], request: StyleRequest, dtype: torch.dtype, frame: int, frames: int
-) -> torch.Tensor:
-    """One frame through the request's method (AdaIN and fast models are loaded, and cached, on first use)."""
+def _offset(
+    progress: Callable[[Progress], None] | None, before: int, total: int
+) -> Callable[[Progress], None] | None:
+    """A callback reporting a part's steps as steps ``before + step`` of ``total`` of the whole."""
+    if progress is None:
+        return None
+    return lambda report: progress(dataclasses.replace(report, step=before + report.step, total=total))
+
+
+def _after_tile(request: StyleRequest, frame: int, frames: int) -> Callable[[int, int], None]:
+    """Per tile: a progress report over all frames' tiles, and a chance to cancel."""
+
+    def after_tile(done: int, tiles: int) -> None:
+        if request.progress is not None:
+            request.progress(Progress(frame * tiles + done, frames * tiles, {}, None))
+        if request.cancel is not None and request.cancel() and done < tiles:
+            raise Cancelled(f"cancelled after tile {done} of {tiles}")
+
+    return after_tile
+
+
+def _one_pass(content: torch.Tensor, regions: Sequence[Region], request: StyleRequest, dtype: torch.dtype):
+    """One frame (or tile) through AdaIN, fast or feed-forward (AdaIN and fast models are loaded, and
+    cached, on first use)."""
     if request.method == "adain":
         net = load_model(request.model, "adain", content.device, dtype).network
         return adain.stylize(net, content, regions, adain.AdaINSettings(_strength(request), request.style_size))
     if request.method == "fast":
         net = load_model(request.model, "fast", content.device, dtype).network
         return fast.stylize(net, content, regions, _strength(request), request.style_size)
-    if request.method == "feedforward":
-        return feedforward.stylize(content, regions, _strength(request))
-    settings = dataclasses.replace(
+    return feedforward.stylize(content, regions, _strength(request))
+
+
+def _gatys_settings(request: StyleRequest) -> gatys.GatysSettings:
+    return dataclasses.replace(
         request.gatys,
         style_weight=strength_to_style_weight(_strength(request)) * request.gatys.content_weight,
         steps=request.steps,
         seed=request.seed,
         style_size=request.style_size,
     )
+
+
+def _gatys_tiled(
+    content: torch.Tensor,
+    regions: list[Region],
+    settings: gatys.GatysSettings,
+    tile: int,
+    progress: Callable[[Progress], None] | None,
+    cancel: Callable[[], bool] | None,
+) -> torch.Tensor:
+    """Coarse to fine: every scale but the last on a thumbnail with long side ``tile``, then the
+    last (full) scale refined tile by tile, each tile's style loss aiming at the whole styles' Grams."""
+    vgg = shared_vgg19(str(content.device), "max")
+    height, width = content.shape[-2:]
+    refine = gatys.steps_per_scale(settings.steps, settings.scales + 1)[-1]
+    coarse_steps = max(1, settings.steps - refine)
+    total = coarse_steps + tiling.count(height, width, tile) * refine
+    thumbnail = fit_long_side(height, width, tile)
+    coarse = gatys.stylize(
+        vgg, resize(content, thumbnail), tiling.scale_regions(regions, thumbnail),
+        dataclasses.replace(settings, steps=coarse_steps), _offset(progress, 0, total), cancel,
+    )
+    start = resize(coarse, (height, width))
+    done = 0
+
+    def one_tile(image: torch.Tensor, parts: list[Region], box: tiling.Box) -> torch.Tensor:
+        nonlocal done
+        fine = dataclasses.replace(settings, steps=refine, scales=1, init=box.crop(start))
+        report = _offset(progress, coarse_steps + done * refine, total)
+        done += 1
+        return gatys.stylize(vgg, image, parts, fine, report, cancel)
+
+    return tiling.tiled(one_tile, content, regions, tile)
+
+
+def _run_method(
+    content: torch.Tensor,
+    regions: list[Region],
+    request: StyleRequest,
+    dtype: torch.dtype,
+    frame: int,
+    frames: int,
+    tile: int | None,
+) -> torch.Tensor:
+    """One frame through the request's method, in tiles of side ``tile`` when not None."""
+    if request.method != "gatys":
+        if tile is None:
+            return _one_pass(content, regions, request, dtype)
+        return tiling.stylize_tiled(
+            lambda image, parts: _one_pass(image, parts, request, dtype), content, regions, tile,
+            after_tile=_after_tile(request, frame, frames),
+        )
+    settings = _gatys_settings(request)
     progress = request.progress
     if progress is not None and frames > 1:
         outer = progress
@@ -229,9 +308,11 @@ def _run_method(
         def progress(report: Progress) -> None:
             outer(dataclasses.replace(report, step=frame * report.total + report.step, total=frames * report.total))
 
-    vgg = shared_vgg19(str(content.device), "max")
     with torch.inference_mode(False), torch.enable_grad():
         content, regions, settings = _differentiable(content, regions, settings)
+        if tile is not None:
+            return _gatys_tiled(content, regions, settings, tile, progress, request.cancel)
+        vgg = shared_vgg19(str(content.device), "max")
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
 
 
@@ -264,6 +345,9 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     size = tuple(content.shape[-2:]) if request.size is None else fit_long_side(*content.shape[-2:], request.size)
     content = resize(content.to(device), size)
     dtype = resolve_dtype(request.precision, device)
+    tile = tiling.plan_tile(request.method, size, request.tile, device, dtype)
+    if tile is not None and request.style_size is None:
+        request = dataclasses.replace(request, style_size=tile)
     regions = _working_regions(request, size, device, dtype)
     frames = []
     for frame in range(content.shape[0]):
@@ -275,14 +359,14 @@ def stylize(request: StyleRequest) -> torch.Tensor:
                 source = luminance(original).expand(-1, 3, -1, -1)
         if request.cancel is not None and request.cancel():
             raise Cancelled(f"cancelled before frame {frame + 1} of {content.shape[0]}")
-        result = _run_method(source, frame_regions, request, dtype, frame, content.shape[0])
+        result = _run_method(source, frame_regions, request, dtype, frame, content.shape[0], tile)
         if request.color == "luminance" or (request.color != "none" and request.color_when == "after"):
             result = transfer_color(result, original, request.color, linear_mode=request.linear_mode)
         masks = [region.mask for region in regions]
         if all(mask is not None for mask in masks):
             result = torch.lerp(original, result, coverage(masks))
         frames.append(result)
-        if request.method != "gatys" and request.progress is not None:
+        if request.method != "gatys" and tile is None and request.progress is not None:
             request.progress(Progress(frame + 1, content.shape[0], {}, None))
     output = torch.cat(frames)
     if not torch.isfinite(output).all():

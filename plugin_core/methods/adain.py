@@ -33,6 +33,7 @@ from ..masks import resize_mask
 from ..networks.decoder import ENCODER_LAYER, SCALE, Decoder
 from ..networks.vgg import VGG19
 from ..regions import Region
+from ..statistics import shared
 
 EPS = 1e-5
 MIN_STYLE_SIDE = 2 * SCALE
@@ -126,7 +127,7 @@ def target_features(
     weighted = torch.zeros_like(features)
     cover = features.new_zeros(features.shape[0], 1, *features.shape[-2:])
     for style, mask in zip(styles, masks, strict=True):
-        region = adain(features, channel_statistics(features, mask), style)
+        region = adain(features, shared(lambda mask=mask: channel_statistics(features, mask)), style)
         weight = torch.ones_like(cover) if mask is None else mask
         weighted += weight * region
         cover += weight
@@ -146,10 +147,10 @@ def stylize(
         styles, masks = [], []
         for region in regions:
             statistics = [
-                style_statistics(
-                    net, style.image.to(content),
-                    style_working_size(style.image.shape[-2:], (height, width), settings.style_size, MIN_STYLE_SIDE),
-                )
+                shared(lambda image=style.image: style_statistics(
+                    net, image.to(content),
+                    style_working_size(image.shape[-2:], (height, width), settings.style_size, MIN_STYLE_SIDE),
+                ))
                 for style in region.styles
             ]
             styles.append(mix(statistics, region.normalised_weights()))

@@ -20,6 +20,7 @@ from ..image import pad_to_multiple, resize, style_working_size
 from ..masks import composite
 from ..networks.fast_arbitrary import SCALE, FastArbitraryNet
 from ..regions import Region
+from ..statistics import shared
 
 MIN_STYLE_SIDE = 4 * SCALE
 MARGIN = 4 * SCALE
@@ -45,13 +46,14 @@ def stylize(
     padded = pad_to_multiple(F.pad(content, (MARGIN,) * 4, mode="reflect"), SCALE)
     padded = padded.to(net.out.weight.dtype, memory_format=torch.channels_last)
     painted = []
+
+    def code(style: torch.Tensor) -> torch.Tensor:
+        size = style_working_size(style.shape[-2:], (height, width), style_size, MIN_STYLE_SIDE)
+        return style_code(net, style.to(content), size)
+
     with torch.inference_mode():
         for region in regions:
-            codes = [
-                style_code(net, style.image.to(content),
-                           style_working_size(style.image.shape[-2:], (height, width), style_size, MIN_STYLE_SIDE))
-                for style in region.styles
-            ]
+            codes = [shared(lambda image=style.image: code(image)) for style in region.styles]
             code = sum(w * c for w, c in zip(region.normalised_weights(), codes, strict=True))
             image = net(padded, code.expand(content.shape[0], -1)).float()
             image = image[..., MARGIN : MARGIN + height, MARGIN : MARGIN + width].clamp(0, 1)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..statistics import instance_norm, shared
 from .state import load_checked
 
 CHANNELS = (16, 32, 64)
@@ -88,7 +89,7 @@ def mean_std(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _modulate(x: torch.Tensor, scale_shift: torch.Tensor) -> torch.Tensor:
     """``(1 + γ) IN(x) + β`` with ``[γ, β]`` = ``scale_shift`` ``[B,2C]``."""
     gamma, beta = scale_shift.to(x.dtype)[..., None, None].chunk(2, dim=1)
-    return F.group_norm(x, x.shape[1], eps=EPS) * (1 + gamma) + beta
+    return instance_norm(x, eps=EPS) * (1 + gamma) + beta
 
 
 class FastArbitraryNet(nn.Module):
@@ -113,7 +114,7 @@ class FastArbitraryNet(nn.Module):
 
     def forward(self, content: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         features = self.content_encoder(content)
-        content_mean, content_std = mean_std(features)
+        content_mean, content_std = shared(lambda: mean_std(features))
         style_mean, style_std = code.float()[..., None, None].chunk(2, dim=1)
         x = ((features.float() - content_mean) / content_std * style_std + style_mean).to(features.dtype)
         modulations = self.modulation(code.to(self.modulation.weight.dtype)).split(

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..statistics import instance_norm
 from .state import load_checked
 
 PIXEL_SCALE = 255.0
@@ -48,8 +49,8 @@ class _Conv(nn.Module):
 class _InstanceNorm(nn.Module):
     """Affine instance normalisation, ``γ (x − μ) / sqrt(σ² + ε) + β`` per image and channel.
 
-    Computed as a group norm with one channel per group: the same maths as ``nn.InstanceNorm2d``
-    (and its keys), without its copies of channels-last tensors.
+    The same maths as ``nn.InstanceNorm2d`` (and its keys), without its copies of channels-last
+    tensors; the statistics are the whole image's when tiled (:mod:`..statistics`).
     """
 
     def __init__(self, channels: int, eps: float = 1e-5):
@@ -59,7 +60,7 @@ class _InstanceNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
+        return instance_norm(x, self.weight, self.bias, self.eps)
 
 
 class _Residual(nn.Module):
