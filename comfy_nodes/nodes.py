@@ -46,6 +46,8 @@ SIZE = _tip("INT", "long side of the working and output image; 0 keeps the input
             default=0, min=0, max=8192, step=8)
 COLOR = _tip(COLOR_CHOICES, "keep the photo's colours: luminance-only transfer, or recolour the result "
              "by histogram matching, Reinhard's mean/std, or a linear map", default="none")
+TILE = _tip("INT", "large images are processed in tiles of this side, with the whole image's statistics so no "
+            "seams show; 0 = automatic (tiles when free memory calls for it)", default=0, min=0, max=8192, step=32)
 MASK_INPUT = _tip("MASK", "where the style applies (white = styled); resized to the image; an all-zero mask is ignored")
 REGIONS_INPUT = _tip(REGIONS, "more styles, each in its own masked region (from Style Regions nodes)")
 
@@ -102,6 +104,7 @@ def _run(content, make_request, progress: host.Progress | None = None) -> torch.
 
 
 def _size(size: int) -> int | None:
+    """0 (the input's size, or automatic tiles) -> None."""
     return size or None
 
 
@@ -145,10 +148,12 @@ class StyleTransferArbitrary:
                 "style": _tip("IMAGE", "the style image(s) (a batch = several styles mixed)"),
                 "mask": MASK_INPUT,
                 "regions": REGIONS_INPUT,
+                "tile": TILE,
             },
         }
 
-    def stylize(self, image, model, strength, size, color, style_weights, style=None, mask=None, regions=None):
+    def stylize(self, image, model, strength, size, color, style_weights, style=None, mask=None, regions=None,
+                tile=0):
         loaded = host.ready(model)
         if loaded.family not in ("adain", "fast"):
             raise RequestError(f"{loaded.name} is a {loaded.family} model: use it with Style Transfer (Feed-forward)")
@@ -157,7 +162,7 @@ class StyleTransferArbitrary:
         def request(frame_image, frame):
             return api.StyleRequest(
                 frame_image, _frame_regions(plan, frame), method=loaded.family, strength=strength, model=loaded,
-                color=color, size=_size(size), device=str(host.device()),
+                color=color, size=_size(size), tile=_size(tile), device=str(host.device()),
             )
 
         return (_run(image, request, host.Progress(image.shape[0])),)
@@ -179,10 +184,10 @@ class StyleTransferFeedForward:
                 "size": SIZE,
                 "color": COLOR,
             },
-            "optional": {"mask": MASK_INPUT},
+            "optional": {"mask": MASK_INPUT, "tile": TILE},
         }
 
-    def stylize(self, image, model, strength, size, color, mask=None):
+    def stylize(self, image, model, strength, size, color, mask=None, tile=0):
         loaded = host.ready(model)
         if loaded.family != "feedforward":
             raise RequestError(f"{loaded.name} is an {loaded.family} model: use it with Style Transfer (AdaIN / fast)")
@@ -191,7 +196,7 @@ class StyleTransferFeedForward:
         def request(frame_image, frame):
             region = Region([Style(model=loaded)], frame_mask(masks, frame))
             return api.StyleRequest(frame_image, [region], method="feedforward", strength=strength, color=color,
-                                    size=_size(size), device=str(host.device()))
+                                    size=_size(size), tile=_size(tile), device=str(host.device()))
 
         return (_run(image, request, host.Progress(image.shape[0])),)
 
@@ -227,24 +232,26 @@ class NeuralStyle:
                 "style": _tip("IMAGE", "the style image(s) (a batch = several styles mixed)"),
                 "mask": MASK_INPUT,
                 "regions": REGIONS_INPUT,
+                "tile": TILE,
             },
         }
 
     def stylize(self, image, steps, size, strength, tv_weight, optimizer, init, seed, color, style_weights,
-                style=None, mask=None, regions=None):
+                style=None, mask=None, regions=None, tile=0):
         plan = _region_plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
         frames = image.shape[0]
         bar = host.Progress(frames * steps)
 
         def request(frame_image, frame):
             def progress(report):
-                bar.update(frame * steps + report.step, frames * steps, report.image)
+                bar.update(frame * report.total + report.step, frames * report.total, report.image)
 
             settings = GatysSettings(tv_weight=tv_weight, optimizer=optimizer, init=init,
                                      preview_every=GRAM_PREVIEW_EVERY)
             return api.StyleRequest(
                 frame_image, _frame_regions(plan, frame), method="gatys",
-                strength=strength, color=color, size=_size(size), steps=steps, seed=seed, gatys=settings,
+                strength=strength, color=color, size=_size(size), tile=_size(tile), steps=steps, seed=seed,
+                gatys=settings,
                 progress=progress, device=str(host.device()),
             )
 

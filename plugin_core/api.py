@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from . import tiling
+from . import onnx_backend, tiling
 from .color import LINEAR_MODES, luminance, transfer_color
 from .devices import resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
@@ -59,7 +59,8 @@ class StyleRequest:
     request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
     meaning there. ``tile``: None tiles large images when the free memory calls for it, 0 never
     tiles, a number is the tile side in pixels (:mod:`plugin_core.tiling`); a tiled run reads its
-    styles at the tile side unless ``style_size`` says otherwise.
+    styles at the tile side unless ``style_size`` says otherwise. ``backend``: ``torch``, or
+    ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
     """
 
     content: torch.Tensor
@@ -78,6 +79,7 @@ class StyleRequest:
     precision: str = "auto"
     feather: float = 0.0
     tile: int | None = None
+    backend: str = "torch"
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
     progress: Callable[[Progress], None] | None = None
     cancel: Callable[[], bool] | None = None
@@ -117,6 +119,12 @@ def _validate(request: StyleRequest) -> None:
         raise RequestError(f"strength must be between 0 and 1, got {strength}")
     if request.size is not None and request.size < MIN_SIDE:
         raise RequestError(f"size must be at least {MIN_SIDE} pixels, got {request.size}")
+    if request.backend not in onnx_backend.BACKENDS:
+        raise RequestError(f"unknown backend {request.backend!r}: use one of {', '.join(onnx_backend.BACKENDS)}")
+    if request.backend == "onnx":
+        if request.method == "gatys":
+            raise RequestError("the onnx backend runs the one-pass methods (adain, fast, feedforward), not gatys")
+        onnx_backend.check_installed()
     if request.steps < 1:
         raise RequestError(f"steps must be at least 1, got {request.steps}")
     if not request.regions:
@@ -169,7 +177,7 @@ def _working_regions(
             mask = feather(resize_mask(mask.float().clamp(0, 1).to(device), size), request.feather)
             check_not_empty(mask, name)
         styles = [
-            Style(None, s.weight, load_model(s.model, "feedforward", device, dtype).network)
+            Style(None, s.weight, _network(request, s.model, "feedforward", device, dtype))
             if request.method == "feedforward" else Style(s.image.to(device), s.weight)
             for s in region.styles
         ]
@@ -228,14 +236,20 @@ def _after_tile(request: StyleRequest, frame: int, frames: int) -> Callable[[int
     return after_tile
 
 
+def _network(request: StyleRequest, spec, family: str, device: torch.device, dtype: torch.dtype):
+    """The loaded network of ``spec``, or with the onnx backend its graphs on onnxruntime."""
+    model = load_model(spec, family, device, dtype)
+    return model.network if request.backend == "torch" else onnx_backend.runtime(model, device)
+
+
 def _one_pass(content: torch.Tensor, regions: Sequence[Region], request: StyleRequest, dtype: torch.dtype):
     """One frame (or tile) through AdaIN, fast or feed-forward (AdaIN and fast models are loaded, and
     cached, on first use)."""
     if request.method == "adain":
-        net = load_model(request.model, "adain", content.device, dtype).network
+        net = _network(request, request.model, "adain", content.device, dtype)
         return adain.stylize(net, content, regions, adain.AdaINSettings(_strength(request), request.style_size))
     if request.method == "fast":
-        net = load_model(request.model, "fast", content.device, dtype).network
+        net = _network(request, request.model, "fast", content.device, dtype)
         return fast.stylize(net, content, regions, _strength(request), request.style_size)
     return feedforward.stylize(content, regions, _strength(request))
 
@@ -262,7 +276,7 @@ def _gatys_tiled(
     last (full) scale refined tile by tile, each tile's style loss aiming at the whole styles' Grams."""
     vgg = shared_vgg19(str(content.device), "max")
     height, width = content.shape[-2:]
-    refine = gatys.steps_per_scale(settings.steps, settings.scales + 1)[-1]
+    refine = max(1, gatys.steps_per_scale(settings.steps, settings.scales + 1)[-1])
     coarse_steps = max(1, settings.steps - refine)
     total = coarse_steps + tiling.count(height, width, tile) * refine
     thumbnail = fit_long_side(height, width, tile)
@@ -345,7 +359,12 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     size = tuple(content.shape[-2:]) if request.size is None else fit_long_side(*content.shape[-2:], request.size)
     content = resize(content.to(device), size)
     dtype = resolve_dtype(request.precision, device)
-    tile = tiling.plan_tile(request.method, size, request.tile, device, dtype)
+    tile = tiling.plan_tile(request.method, size, request.tile, device)
+    if tile is not None and request.backend == "onnx" and request.method != "adain":
+        raise RequestError(
+            f"the onnx backend runs {request.method} models on whole images (their normalisation is inside the "
+            f"graph), and this {size[1]}x{size[0]} image needs tiles: use the torch backend, or a smaller size"
+        )
     if tile is not None and request.style_size is None:
         request = dataclasses.replace(request, style_size=tile)
     regions = _working_regions(request, size, device, dtype)

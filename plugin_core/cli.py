@@ -1,5 +1,5 @@
 """``brushwork`` command line: ``brushwork stylize CONTENT --style S [...] -o OUT``, ``brushwork models``,
-``brushwork train`` and ``brushwork gimp``."""
+``brushwork train``, ``brushwork export onnx`` and ``brushwork gimp``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import __version__, api, registry
+from . import __version__, api, loaders, onnx_backend, registry
 from .devices import PRECISIONS
 from .errors import BrushworkError, RequestError
 from .image import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, resize, save_image
@@ -50,14 +50,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the style applies: alpha or grey image, white = styled (one, or one per style)")
     s.add_argument("--strength", "--alpha", type=float, dest="strength",
                    help="0 = photo, 1 = all style (default: gatys 0.5, adain, feedforward and fast 1)")
-    s.add_argument("--size", type=int, default=512, help="long side of the working and output image (default 512)")
-    s.add_argument("--style-size", type=int, help="long side of the style images (default: content's pixel count)")
+    s.add_argument("--size", type=int, default=512,
+                   help="long side of the working and output image (default 512; 0: the photo's own size)")
+    s.add_argument("--style-size", type=int,
+                   help="long side of the style images (default: the content's pixel count; tiled: the tile side)")
+    s.add_argument("--tile", type=_tile, default=None, metavar="auto|off|N",
+                   help="process large images in tiles of N pixels (default auto: when free memory calls for it)")
     s.add_argument("--color", default="none", choices=api.COLOR_MODES, help="keep the photo's colours")
     s.add_argument("--color-when", default="after", choices=api.COLOR_WHEN,
                    help="recolour the styles before transfer, or the result after (default after)")
     s.add_argument("--feather", type=float, default=0.0, help="soften mask edges by this many pixels")
     s.add_argument("--batch", action="store_true", help="CONTENT is a folder of frames; --output is a folder")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    s.add_argument("--backend", default="torch", choices=onnx_backend.BACKENDS,
+                   help="onnx: run adain, fast and feedforward on onnxruntime (pip install 'brushwork[onnx]')")
     s.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="number format of the one-pass networks (auto: bfloat16 where native)")
     s.add_argument("--output", "-o", type=Path, help="output file (.png, .jpg, .webp, .tif); with --batch a folder")
@@ -86,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     v = actions.add_parser("verify", help="check installed files against the manifest's sha256")
     v.add_argument("names", nargs="*", metavar="NAME")
     _train_parser(commands)
+    e = commands.add_parser("export", help="export a model for other runtimes")
+    formats = e.add_subparsers(dest="format", required=True)
+    o = formats.add_parser("onnx", help="write a model's ONNX graphs, checked against torch",
+                           description="Write an AdaIN, fast or feed-forward model as float32 ONNX graphs with "
+                           "dynamic batch, height and width (AdaIN and fast: a companion graph, NAME.encoder.onnx "
+                           "or NAME.style.onnx, goes beside). Needs pip install 'brushwork[onnx]'.")
+    o.add_argument("model", metavar="NAME_OR_PATH", help="a model name from `brushwork models list`, or a file")
+    o.add_argument("--output", "-o", type=Path, help="the .onnx file to write (default: the model's name, here)")
+    o.add_argument("--overwrite", action="store_true", help="replace existing files")
     g = commands.add_parser("gimp", help="install, remove or check the GIMP 3 filter (Filters > Artistic)")
     steps = g.add_subparsers(dest="action", required=True)
     for action, text in (("install", "copy the plug-in into GIMP's profile and point it at this Python"),
@@ -149,6 +164,16 @@ TRAIN_DEFAULTS = {
     "feedforward": {"steps": 10000, "lr": 1e-3},
     "fast": {"steps": 30000, "lr": 5e-4},
 }
+
+
+def _tile(text: str) -> int | None:
+    """``auto`` -> None (the core decides), ``off`` -> 0, else a tile side in pixels."""
+    if text in ("auto", "off"):
+        return None if text == "auto" else 0
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tile must be auto, off or a number of pixels, not {text!r}") from None
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -254,17 +279,18 @@ def _init(value: str):
 def _parameters(args: argparse.Namespace, content: Path) -> dict:
     """What made the picture, stored in the output file."""
     parameters = {
-        "content": content.name, "method": args.method, "size": args.size,
+        "content": content.name, "method": args.method, "size": args.size, "tile": args.tile,
         "strength": api.DEFAULT_STRENGTH[args.method] if args.strength is None else args.strength,
         "style_weights": args.style_weight, "masks": [p.name for p in args.mask], "color": args.color,
         "color_when": args.color_when,
     }
     if args.method == "feedforward":
-        return parameters | {"models": args.model, "precision": args.precision}
+        return parameters | {"models": args.model, "precision": args.precision, "backend": args.backend}
     parameters["styles"] = [p.name for p in args.style]
     if args.method in ("adain", "fast"):
         model = _arbitrary_model(args)
-        return parameters | {"model": model, "style_size": args.style_size, "precision": args.precision}
+        return parameters | {"model": model, "style_size": args.style_size, "precision": args.precision,
+                             "backend": args.backend}
     return parameters | {
         "steps": args.steps, "seed": args.seed, "tv_weight": args.tv_weight, "optimizer": args.optimizer,
         "init": args.init, "content_layers": list(args.content_layers), "style_layers": list(args.style_layers),
@@ -283,14 +309,15 @@ def stylize_command(args: argparse.Namespace) -> list[Path]:
     )
     styles = _styles(args)
     written = []
-    bar = tqdm(total=len(jobs) if args.batch else args.steps, unit="frame" if args.batch else "step",
-               disable=args.quiet or (args.method != "gatys" and not args.batch), leave=False)
+    unit = "frame" if args.batch else "step" if args.method == "gatys" else "tile"
+    bar = tqdm(total=len(jobs) if args.batch else args.steps, unit=unit, disable=args.quiet, leave=False)
 
     def progress(report: api.Progress) -> None:
         if args.batch:
             return
         bar.total = report.total
-        bar.set_postfix(loss=f"{report.losses.get('total', 0):.3g}", refresh=False)
+        if report.losses:
+            bar.set_postfix(loss=f"{report.losses['total']:.3g}", refresh=False)
         bar.update(report.step - bar.n)
 
     try:
@@ -299,8 +326,9 @@ def stylize_command(args: argparse.Namespace) -> list[Path]:
             request = api.StyleRequest(
                 content.rgb, _regions(styles, args.mask, tuple(content.rgb.shape[-2:])), method=args.method,
                 strength=args.strength, model=_arbitrary_model(args), color=args.color, color_when=args.color_when,
-                size=args.size, style_size=args.style_size, steps=args.steps, seed=args.seed, device=args.device,
-                precision=args.precision, feather=args.feather, gatys=settings, progress=progress,
+                size=args.size or None, style_size=args.style_size, tile=args.tile, steps=args.steps, seed=args.seed,
+                device=args.device, precision=args.precision, backend=args.backend, feather=args.feather,
+                gatys=settings, progress=progress,
             )
             result = api.stylize(request)
             alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))
@@ -376,6 +404,17 @@ def gimp_command(args: argparse.Namespace) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
+def export_command(args: argparse.Namespace) -> list[Path]:
+    onnx_backend.check_installed()
+    family = loaders.detect_family(args.model)
+    output = args.output or Path(f"{Path(args.model).stem}.onnx")
+    for suffix in onnx_backend.GRAPHS[family]:
+        path = output.with_name(output.stem + suffix + ".onnx")
+        if path.exists() and not args.overwrite:
+            raise RequestError(f"output {path} exists; pass --overwrite to replace it")
+    return onnx_backend.export(loaders.load_model(args.model, family), output)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
@@ -387,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
                 return models_command(args)
             if args.command == "gimp":
                 return gimp_command(args)
+            if args.command == "export":
+                for path in export_command(args):
+                    print(f"wrote {path} (matches torch)")
+                return 0
             if args.command == "train":
                 path, step = train_command(args, argv)
                 if step < args.steps:

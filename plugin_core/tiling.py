@@ -38,10 +38,14 @@ OVERLAP = 128
 MIN_TILE = 2 * OVERLAP
 MAX_TILE = 1024
 """Automatic tiles are at most this long: larger ones save little overlap and cost memory."""
-BYTES_PER_PIXEL = {"adain": 1100, "fast": 350, "feedforward": 700, "gatys": 6000}
-"""Peak working memory per pixel of the working image in float32, measured on the CPU (bench/large.py)."""
+BYTES_PER_PIXEL = {"adain": 850, "fast": 200, "feedforward": 750, "gatys": 4000}
+"""Peak working memory per pixel of the working image in float32, measured on the CPU
+(``bench/large.py``; Gram: 2 steps measured, plus 1200 for L-BFGS's history of 50 steps). Used
+for every precision: bfloat16 saves less than half, as outputs and statistics stay float32."""
 MEMORY_SHARE = 0.5
-"""The share of the free memory a run may plan to use."""
+"""The share of the free memory a run may plan to use..."""
+MEMORY_CAP = 2 << 30
+"""...and never more than this, however large the machine: designers run other programs alongside."""
 FALLBACK_MEMORY = 4 << 30
 """Assumed free memory where the system does not tell."""
 
@@ -169,13 +173,12 @@ def free_memory(device: torch.device) -> int:
     return FALLBACK_MEMORY
 
 
-def plan_tile(
-    method: str, size: tuple[int, int], tile: int | None, device: torch.device, dtype: torch.dtype
-) -> int | None:
+def plan_tile(method: str, size: tuple[int, int], tile: int | None, device: torch.device) -> int | None:
     """The tile side for a working image of ``size``, or None to run it whole.
 
-    ``tile``: None decides from the free memory (tiles above ``MEMORY_SHARE`` of it, at most
-    ``MAX_TILE`` long); 0 never tiles; a number is the tile side (rounded down to ``ALIGN``).
+    ``tile``: None decides from the free memory (tiles when the image would take more than
+    ``MEMORY_SHARE`` of it or ``MEMORY_CAP``; tiles at most ``MAX_TILE`` long); 0 never tiles; a
+    number is the tile side (rounded down to ``ALIGN``).
     """
     if tile == 0:
         return None
@@ -184,8 +187,7 @@ def plan_tile(
             raise RequestError(f"tile must be at least {MIN_TILE} pixels (or 0 for no tiling), got {tile}")
         side = tile // ALIGN * ALIGN
         return side if max(size) > side else None
-    itemsize = torch.finfo(torch.float32 if method == "gatys" else dtype).bits // 8
-    budget = free_memory(device) * MEMORY_SHARE / (BYTES_PER_PIXEL[method] * itemsize / 4)
+    budget = min(free_memory(device) * MEMORY_SHARE, MEMORY_CAP) / BYTES_PER_PIXEL[method]
     if size[0] * size[1] <= budget:
         return None
     return max(MIN_TILE, min(MAX_TILE, math.isqrt(int(budget)) // ALIGN * ALIGN))

@@ -12,6 +12,7 @@ from PIL import Image
 
 from plugin_core import registry
 from plugin_core.cli import main
+from plugin_core.image import load_image
 
 from .conftest import EXAMPLES
 from .weights import brushwork_decoder, fast_neural_style_state
@@ -209,3 +210,15 @@ def test_train_writes_weights_a_card_and_resumes(workdir, tmp_path, capsys):
     assert "belongs to a fast run, not adain" in capsys.readouterr().err
     assert main(["train", "adain", "--style", str(tmp_path / "none"), "--steps", "1", *common]) == 2
     assert f"style folder {tmp_path / 'none'} does not exist" in capsys.readouterr().err
+
+
+def test_tile_and_native_size_are_taken_and_recorded(workdir, capsys):
+    out = workdir / "tiled.png"
+    assert main(["stylize", str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), "-o", str(out),
+                 "--size", "0", "--tile", "256", "--steps", "4", "-q"]) == 0
+    photo = load_image(workdir / "photo.jpg").rgb
+    assert load_image(out).rgb.shape == photo.shape
+    assert json.loads(Image.open(out).info["brushwork"])["tile"] == 256
+    with pytest.raises(SystemExit):
+        main(["stylize", str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), "--tile", "big"])
+    assert "tile must be auto, off or a number" in capsys.readouterr().err

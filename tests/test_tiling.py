@@ -8,6 +8,7 @@ from plugin_core import api, tiling
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.loaders import load_model
 from plugin_core.methods import adain, fast, feedforward
+from plugin_core.methods.gatys import STYLE_LAYERS, gram
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet
 from plugin_core.networks.transformer_net import load_transformer_net
 from plugin_core.regions import Region, Style
@@ -36,7 +37,7 @@ def runs(tmp_path_factory, style):
     torch.manual_seed(0)
     fast_net = FastArbitraryNet().eval().requires_grad_(False)
     decoder = brushwork_decoder(tmp_path_factory.mktemp("adain"))
-    adain_net = load_model(decoder, "adain", CPU, torch.float32).network
+    adain_net = load_model(decoder, "adain", CPU).network
     transformer = load_transformer_net(fast_neural_style_state(0), "random").eval().requires_grad_(False)
     return {
         "adain": (lambda c, r: adain.stylize(adain_net, c, r, adain.AdaINSettings(style_size=TILE)),
@@ -122,7 +123,7 @@ def test_the_api_tiles_when_memory_is_short(tmp_path, large_photo, style, monkey
     options = dict(method="adain", model=decoder, size=None, style_size=TILE, precision="float32")
     whole = api.stylize(api.simple_request(large_photo, [style], **options))
     monkeypatch.setattr(tiling, "free_memory", lambda device: 2 * 300 * 300 * tiling.BYTES_PER_PIXEL["adain"])
-    assert tiling.plan_tile("adain", tuple(large_photo.shape[-2:]), None, CPU, torch.float32) == 288
+    assert tiling.plan_tile("adain", tuple(large_photo.shape[-2:]), None, CPU) == 288
     reports = []
     tiled = api.stylize(api.simple_request(large_photo, [style], progress=reports.append, **options))
     assert tiled.shape == whole.shape
@@ -145,18 +146,16 @@ def test_cancel_stops_between_tiles(tmp_path, large_photo, style):
 
 def test_a_tile_side_is_checked_and_small_images_run_whole():
     with pytest.raises(RequestError, match="tile must be at least"):
-        tiling.plan_tile("fast", (4000, 4000), 100, CPU, torch.float32)
-    assert tiling.plan_tile("fast", (4000, 4000), 0, CPU, torch.float32) is None
-    assert tiling.plan_tile("fast", (300, 500), 512, CPU, torch.float32) is None
-    assert tiling.plan_tile("fast", (300, 500), 300, CPU, torch.float32) == 288
-    assert tiling.plan_tile("fast", (512, 512), None, CPU, torch.float32) is None
+        tiling.plan_tile("fast", (4000, 4000), 100, CPU)
+    assert tiling.plan_tile("fast", (4000, 4000), 0, CPU) is None
+    assert tiling.plan_tile("fast", (300, 500), 512, CPU) is None
+    assert tiling.plan_tile("fast", (300, 500), 300, CPU) == 288
+    assert tiling.plan_tile("fast", (512, 512), None, CPU) is None
 
 
 def test_gram_optimisation_refines_the_full_scale_tile_by_tile(vgg, large_photo, style):
     """Coarse scales on a thumbnail, the last one per tile: the style loss of the result (whole
     image, against the style's Grams) falls well below the photo's, and every tile reports."""
-    from plugin_core.methods.gatys import STYLE_LAYERS, gram
-
     reports = []
     request = api.simple_request(large_photo, [style], size=None, tile=TILE, steps=16, style_size=TILE,
                                  progress=reports.append)
@@ -165,7 +164,14 @@ def test_gram_optimisation_refines_the_full_scale_tile_by_tile(vgg, large_photo,
     targets = {layer: gram(value) for layer, value in vgg(style, STYLE_LAYERS).items()}
 
     def style_loss(image):
-        return sum(float((gram(value) - targets[layer]).pow(2).sum()) for layer, value in vgg(image, STYLE_LAYERS).items())
+        features = vgg(image, STYLE_LAYERS)
+        return sum(float((gram(value) - targets[layer]).pow(2).sum()) for layer, value in features.items())
 
     assert style_loss(result) < 0.5 * style_loss(large_photo)
     assert reports[-1].step == reports[-1].total == len(reports)
+
+
+def test_automatic_tiles_stay_within_the_memory_cap_on_large_machines(monkeypatch):
+    monkeypatch.setattr(tiling, "free_memory", lambda device: 1 << 40)
+    assert tiling.plan_tile("adain", (4096, 4096), None, CPU) == tiling.MAX_TILE
+    assert tiling.plan_tile("adain", (1024, 1024), None, CPU) is None

@@ -31,7 +31,7 @@ with zeros, and what that does at the borders falls in this margin."""
 def style_code(net: FastArbitraryNet, style: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The code ``[1,128]`` of a style image read at ``size``."""
     image = pad_to_multiple(resize(style, size), SCALE)
-    return net.style_code(image.to(net.out.weight.dtype, memory_format=torch.channels_last))
+    return net.style_code(image.to(net.dtype, memory_format=torch.channels_last))
 
 
 def stylize(
@@ -44,7 +44,7 @@ def stylize(
     """Stylize ``content`` ``[B,3,H,W]`` (any size: it is padded by reflection and cropped back)."""
     height, width = content.shape[-2:]
     padded = pad_to_multiple(F.pad(content, (MARGIN,) * 4, mode="reflect"), SCALE)
-    padded = padded.to(net.out.weight.dtype, memory_format=torch.channels_last)
+    padded = padded.to(net.dtype, memory_format=torch.channels_last)
     painted = []
 
     def code(style: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from ..errors import RequestError
 from ..image import pad_to_multiple
@@ -23,7 +24,8 @@ from ..regions import Region
 
 
 def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 1.0) -> torch.Tensor:
-    """Stylize ``content`` ``[B,3,H,W]``; every style of every region carries a loaded ``TransformerNet``."""
+    """Stylize ``content`` ``[B,3,H,W]``; every style of every region carries a loaded ``TransformerNet``
+    (or its ONNX graph)."""
     height, width = content.shape[-2:]
     padded = pad_to_multiple(content, SCALE)
     outputs: dict[int, torch.Tensor] = {}
@@ -33,11 +35,10 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
             image = torch.zeros_like(content)
             for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
                 net = style.model
-                if not isinstance(net, TransformerNet):
+                if not callable(net) or isinstance(net, nn.Module) and not isinstance(net, TransformerNet):
                     raise RequestError(f"feed-forward styles need a loaded TransformerNet, got {type(net).__name__}")
                 if id(net) not in outputs:
-                    dtype = net.conv1.conv2d.weight.dtype
-                    styled = net(padded.to(dtype, memory_format=torch.channels_last)).float()
+                    styled = net(padded.to(net.dtype, memory_format=torch.channels_last)).float()
                     outputs[id(net)] = styled[..., :height, :width].clamp(0, 1)
                 image += weight * outputs[id(net)]
             painted.append((image, region.mask))

@@ -107,6 +107,10 @@ class FastArbitraryNet(nn.Module):
         """Channels of each modulated layer: after each residual block, after up1, after up2."""
         self.modulation = nn.Linear(STYLE_CODE, 2 * sum(self.modulated))
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.out.weight.dtype
+
     def style_code(self, style: torch.Tensor) -> torch.Tensor:
         """``[μ, σ]`` of the style encoder's features, ``[B,128]`` float32."""
         mean, std = mean_std(self.style_encoder(style))

@@ -89,6 +89,10 @@ class TransformerNet(nn.Module):
         self.deconv2, self.in5 = _Conv(64, 32, 3, upsample=True), _InstanceNorm(32)
         self.deconv3 = _Conv(32, 3, 9)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.deconv3.conv2d.weight.dtype
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = image * PIXEL_SCALE
         for conv, norm in ((self.conv1, self.in1), (self.conv2, self.in2), (self.conv3, self.in3)):
