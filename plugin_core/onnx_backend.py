@@ -139,7 +139,9 @@ class Graph:
         if device.type == "cuda":
             wanted.insert(0, "CUDAExecutionProvider")
         providers = [p for p in wanted if p in onnxruntime.get_available_providers()]
-        self.session = onnxruntime.InferenceSession(str(path), providers=providers)
+        options = onnxruntime.SessionOptions()
+        options.enable_cpu_mem_arena = False  # the arena keeps every size's buffers: images vary in size
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
         self.inputs = [node.name for node in self.session.get_inputs()]
         self.device = device
 
