@@ -82,11 +82,12 @@ def to_graph(workflow: dict, object_info: dict) -> dict:
                 inputs.append({"name": name, "type": spec[0], "link": link_id})
         values = []
         for name in widgets:
-            values.append(node["inputs"].get(name))
+            spec = {**info["input"].get("optional", {}), **info["input"].get("required", {})}[name]
+            options = spec[1] if len(spec) > 1 else {}
+            values.append(node["inputs"].get(name, options.get("default")))
             if name in SEED_INPUTS:
                 values.append("fixed")
-            options = info["input"].get("required", {}).get(name, [None, {}])
-            if len(options) > 1 and options[1].get("image_upload"):
+            if options.get("image_upload"):
                 values.append("image")
         names = info.get("output_name", info["output"])
         row = rows.get(level[node_id], 0)
