@@ -58,8 +58,9 @@ class StyleRequest:
     name their model in ``Style.model``. ``gatys`` holds the Gram method's advanced settings; the
     request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
     meaning there. ``tile``: None tiles large images when the free memory calls for it, 0 never
-    tiles, a number is the tile side in pixels (:mod:`plugin_core.tiling`); a tiled run reads its
-    styles at the tile side unless ``style_size`` says otherwise. ``backend``: ``torch``, or
+    tiles, a number is the tile side in pixels (:mod:`plugin_core.tiling`); a tiled one-pass run
+    reads its styles at the tile side unless ``style_size`` says otherwise (Gram: at the whole
+    image's scale, as untiled). ``backend``: ``torch``, or
     ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
     """
 
@@ -272,29 +273,43 @@ def _gatys_tiled(
     progress: Callable[[Progress], None] | None,
     cancel: Callable[[], bool] | None,
 ) -> torch.Tensor:
-    """Coarse to fine: every scale but the last on a thumbnail with long side ``tile``, then the
-    last (full) scale refined tile by tile, each tile's style loss aiming at the whole styles' Grams."""
+    """The untiled run's pyramid and steps: the scales that fit a tile on the whole image, each
+    larger one refined tile by tile from the one below, every tile's style loss aiming at the
+    Grams the whole image has at that scale (the styles read at its scale, in tiles if need be)."""
     vgg = shared_vgg19(str(content.device), "max")
-    height, width = content.shape[-2:]
-    refine = max(1, gatys.steps_per_scale(settings.steps, settings.scales + 1)[-1])
-    coarse_steps = max(1, settings.steps - refine)
-    total = coarse_steps + tiling.count(height, width, tile) * refine
-    thumbnail = fit_long_side(height, width, tile)
-    coarse = gatys.stylize(
-        vgg, resize(content, thumbnail), tiling.scale_regions(regions, thumbnail),
-        dataclasses.replace(settings, steps=coarse_steps), _offset(progress, 0, total), cancel,
+    full = tuple(content.shape[-2:])
+    sizes = gatys.scale_sizes(*full, settings.scales, settings.min_side)
+    if max(sizes[0]) > tile:
+        sizes.insert(0, fit_long_side(*full, tile))
+    counts = gatys.steps_per_scale(max(settings.steps, len(sizes)), len(sizes))
+    whole = sum(max(size) <= tile for size in sizes)
+    total = sum(counts[:whole]) + sum(tiling.count(*size, tile) * n for size, n in zip(sizes, counts, strict=True)
+                                      if max(size) > tile)
+    done = sum(counts[:whole])
+
+    def scaled(size: tuple[int, int]) -> gatys.GatysSettings:
+        """The settings with the style size a run whose finest scale is ``size`` takes."""
+        shrink = max(size) / max(full)
+        return dataclasses.replace(settings, style_size=None if settings.style_size is None
+                                   else round(settings.style_size * shrink))
+
+    image = gatys.stylize(
+        vgg, resize(content, sizes[whole - 1]), tiling.scale_regions(regions, sizes[whole - 1]),
+        dataclasses.replace(scaled(sizes[whole - 1]), steps=done, scales=whole), _offset(progress, 0, total), cancel,
     )
-    start = resize(coarse, (height, width))
-    done = 0
+    for size, count in zip(sizes[whole:], counts[whole:], strict=True):
+        start = resize(image, size)
+        targets = gatys.style_targets(vgg, regions, size, settings, max(size) / max(full))
 
-    def one_tile(image: torch.Tensor, parts: list[Region], box: tiling.Box) -> torch.Tensor:
-        nonlocal done
-        fine = dataclasses.replace(settings, steps=refine, scales=1, init=box.crop(start))
-        report = _offset(progress, coarse_steps + done * refine, total)
-        done += 1
-        return gatys.stylize(vgg, image, parts, fine, report, cancel)
+        def one_tile(part: torch.Tensor, parts: list[Region], box: tiling.Box) -> torch.Tensor:
+            nonlocal done
+            fine = dataclasses.replace(settings, steps=count, scales=1, init=box.crop(start))
+            report = _offset(progress, done, total)
+            done += count
+            return gatys.stylize(vgg, part, parts, fine, report, cancel, targets)
 
-    return tiling.tiled(one_tile, content, regions, tile)
+        image = tiling.tiled(one_tile, resize(content, size), tiling.scale_regions(regions, size), tile)
+    return image
 
 
 def _run_method(
@@ -365,7 +380,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
             f"the onnx backend runs {request.method} models on whole images (their normalisation is inside the "
             f"graph), and this {size[1]}x{size[0]} image needs tiles: use the torch backend, or a smaller size"
         )
-    if tile is not None and request.style_size is None:
+    if tile is not None and request.style_size is None and request.method != "gatys":
         request = dataclasses.replace(request, style_size=tile)
     regions = _working_regions(request, size, device, dtype)
     frames = []

@@ -8,7 +8,7 @@ from plugin_core import api, tiling
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.loaders import load_model
 from plugin_core.methods import adain, fast, feedforward
-from plugin_core.methods.gatys import STYLE_LAYERS, gram
+from plugin_core.methods.gatys import STYLE_LAYERS, gram, style_grams
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet
 from plugin_core.networks.transformer_net import load_transformer_net
 from plugin_core.regions import Region, Style
@@ -153,14 +153,16 @@ def test_a_tile_side_is_checked_and_small_images_run_whole():
     assert tiling.plan_tile("fast", (512, 512), None, CPU) is None
 
 
-def test_gram_optimisation_refines_the_full_scale_tile_by_tile(vgg, large_photo, style):
-    """Coarse scales on a thumbnail, the last one per tile: the style loss of the result (whole
-    image, against the style's Grams) falls well below the photo's, and every tile reports."""
+def test_gram_optimisation_refines_the_scales_above_a_tile_tile_by_tile(vgg, large_photo, style):
+    """The untiled run's pyramid: scales that fit a tile on the whole image, larger ones per tile.
+    The result is nearer the untiled result than either is to the photo, its style loss
+    (whole image, against the style's Grams) falls well below the photo's, and every tile reports."""
     reports = []
-    request = api.simple_request(large_photo, [style], size=None, tile=TILE, steps=16, style_size=TILE,
-                                 progress=reports.append)
-    result = api.stylize(request)
+    options = dict(size=None, steps=16, style_size=TILE)
+    result = api.stylize(api.simple_request(large_photo, [style], tile=TILE, progress=reports.append, **options))
+    whole = api.stylize(api.simple_request(large_photo, [style], tile=0, **options))
     assert result.shape == large_photo.shape and torch.isfinite(result).all()
+    assert (result - whole).abs().mean() < 0.75 * (whole - large_photo).abs().mean()
     targets = {layer: gram(value) for layer, value in vgg(style, STYLE_LAYERS).items()}
 
     def style_loss(image):
@@ -169,6 +171,13 @@ def test_gram_optimisation_refines_the_full_scale_tile_by_tile(vgg, large_photo,
 
     assert style_loss(result) < 0.5 * style_loss(large_photo)
     assert reports[-1].step == reports[-1].total == len(reports)
+
+
+def test_style_grams_read_in_tiles_match_the_whole_images(vgg, large_photo):
+    whole = {layer: gram(value) for layer, value in vgg(large_photo, STYLE_LAYERS).items()}
+    tiled = style_grams(vgg, large_photo, STYLE_LAYERS, tile=128)
+    for layer in STYLE_LAYERS:
+        assert (tiled[layer] - whole[layer]).norm() < 1e-3 * whole[layer].norm(), layer
 
 
 def test_automatic_tiles_stay_within_the_memory_cap_on_large_machines(monkeypatch):

@@ -18,11 +18,13 @@ result of the coarser one, and computes its style targets once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from .. import tiling
 from ..errors import Cancelled, RequestError
 from ..image import fit_long_side, resize, style_working_size
 from ..masks import resize_mask
@@ -40,6 +42,10 @@ DIVERGED = 10.0
 """A step that moves any pixel this far outside 0..1 (or gives a NaN loss) has diverged."""
 REFERENCE_POSITIONS = 64 * 64
 """``K``: the content sum is counted per this many feature positions."""
+GRAM_TILE = 1024
+"""Style images with a longer side are read in tiles of this side for their Gram matrices..."""
+GRAM_MARGIN = 64
+"""...each with this much context around it (a multiple of relu5_1's stride, 16)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +127,51 @@ def steps_per_scale(total: int, scales: int) -> list[int]:
     return counts
 
 
+def style_grams(
+    vgg: VGG19, image: torch.Tensor, layers: Iterable[str], tile: int = GRAM_TILE
+) -> dict[str, torch.Tensor]:
+    """``G`` of each layer for a style image. A side longer than ``tile`` is read in tiles, each
+    with ``GRAM_MARGIN`` pixels of context around it, and ``G = Σ_t F_t F_tᵀ / (C Σ_t H_t W_t)``
+    over each tile's own positions: a style of any size fits in memory."""
+    height, width = image.shape[-2:]
+    sums: dict[str, torch.Tensor] = {}
+    positions: dict[str, int] = {}
+    for core in tiling.boxes(height, width, tile, overlap=0):
+        top, left = max(0, core.top - GRAM_MARGIN), max(0, core.left - GRAM_MARGIN)
+        bottom = min(height, core.top + core.height + GRAM_MARGIN)
+        right = min(width, core.left + core.width + GRAM_MARGIN)
+        for layer, value in vgg(image[..., top:bottom, left:right], layers).items():
+            stride = 2 ** round(math.log2((bottom - top) / value.shape[-2]))
+            rows = slice((core.top - top) // stride, -(-(core.top + core.height - top) // stride))
+            columns = slice((core.left - left) // stride, -(-(core.left + core.width - left) // stride))
+            flat = value[..., rows, columns].flatten(2)
+            sums[layer] = sums.get(layer, 0) + flat @ flat.transpose(1, 2)
+            positions[layer] = positions.get(layer, 0) + flat.shape[-1]
+    return {layer: total / (total.shape[-1] * positions[layer]) for layer, total in sums.items()}
+
+
+def style_targets(
+    vgg: VGG19, regions: Sequence[Region], size: tuple[int, int], settings: GatysSettings, style_scale: float = 1.0
+) -> list[dict[str, torch.Tensor]]:
+    """``A^r`` per region: the weighted mean of its styles' Grams, each style read at
+    ``settings.style_size · style_scale`` (or at the pixel count of a content of ``size``)."""
+    layers = _layer_weights(settings.style_layers, settings.style_layer_weights)
+    long_side = None if settings.style_size is None else round(settings.style_size * style_scale)
+    targets = []
+    with torch.no_grad():
+        for region in regions:
+            target: dict[str, torch.Tensor] = {}
+            for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
+                image = style.image.to(next(vgg.parameters()).device, torch.float32)
+                image = resize(image, style_working_size(image.shape[-2:], size, long_side, MIN_STYLE_SIDE))
+                for layer, value in style_grams(vgg, image, layers).items():
+                    target[layer] = target.get(layer, 0) + weight * value
+            targets.append(target)
+    return targets
+
+
 class _Objective:
-    """The loss at one scale: content and style targets computed once, evaluated every step."""
+    """The loss at one scale: content and style targets computed once (or handed over), evaluated every step."""
 
     def __init__(
         self,
@@ -131,34 +180,25 @@ class _Objective:
         regions: Sequence[Region],
         settings: GatysSettings,
         style_scale: float,
+        targets: list[dict[str, torch.Tensor]] | None = None,
     ):
         self.vgg = vgg
         self.settings = settings
         self.content_weights = _layer_weights(settings.content_layers, settings.content_layer_weights)
         self.style_weights = _layer_weights(settings.style_layers, settings.style_layer_weights)
         self.layers = set(self.content_weights) | set(self.style_weights)
+        if targets is None:
+            targets = style_targets(vgg, regions, tuple(content.shape[-2:]), settings, style_scale)
+        self.style_targets = targets
         with torch.no_grad():
             features = vgg(content, self.layers)
             self.content_targets = {layer: features[layer] for layer in self.content_weights}
-            self.style_targets = [self._style_target(region, content, style_scale) for region in regions]
         self.masks = [
             None if region.mask is None else {
                 layer: resize_mask(region.mask.to(content), features[layer].shape[-2:]) for layer in self.style_weights
             }
             for region in regions
         ]
-
-    def _style_target(self, region: Region, content: torch.Tensor, style_scale: float) -> dict[str, torch.Tensor]:
-        """``A^r``: the weighted mean of the region's style Grams at this scale."""
-        target: dict[str, torch.Tensor] = {}
-        for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
-            image = style.image.to(content)
-            long_side = None if self.settings.style_size is None else round(self.settings.style_size * style_scale)
-            size = style_working_size(image.shape[-2:], content.shape[-2:], long_side, MIN_STYLE_SIDE)
-            features = self.vgg(resize(image, size), self.style_weights)
-            for layer, value in features.items():
-                target[layer] = target.get(layer, 0) + weight * gram(value)
-        return target
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.settings
@@ -233,8 +273,13 @@ def stylize(
     settings: GatysSettings = GatysSettings(),
     progress: Callable[[Progress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    targets: list[dict[str, torch.Tensor]] | None = None,
 ) -> torch.Tensor:
-    """Optimise an image ``[1,3,H,W]`` that has ``content``'s structure and the regions' styles."""
+    """Optimise an image ``[1,3,H,W]`` that has ``content``'s structure and the regions' styles.
+
+    ``targets``: the finest scale's style Grams (:func:`style_targets`) when the caller has them,
+    as a tiled run does for the whole image.
+    """
     sizes = scale_sizes(*content.shape[-2:], settings.scales, settings.min_side)[-settings.steps :]
     counts = steps_per_scale(settings.steps, len(sizes))
     image = _initial_image(resize(content, sizes[0]), regions, settings)
@@ -254,7 +299,9 @@ def stylize(
     for size, count in zip(sizes, counts, strict=True):
         scaled_content = resize(content, size)
         scaled_regions = [Region(r.styles, None if r.mask is None else resize_mask(r.mask, size)) for r in regions]
-        objective = _Objective(vgg, scaled_content, scaled_regions, settings, max(size) / max(sizes[-1]))
+        finest = size == sizes[-1]
+        objective = _Objective(vgg, scaled_content, scaled_regions, settings, max(size) / max(sizes[-1]),
+                               targets if finest else None)
         # contiguous: L-BFGS flattens the gradient with view(), which strided pixels refuse
         image = resize(image.detach(), size).clamp(0, 1).contiguous().requires_grad_(True)
         _optimise(image, objective, count, settings, after_step)
