@@ -78,3 +78,14 @@ def test_loading_checks_keys_and_shapes(net, tmp_path, photo, painting):
         load_fast_arbitrary(state, "mine.safetensors")
     with pytest.raises(WeightsError, match="an AdaIN decoder was asked for, but .*mine.safetensors is a fast"):
         api.stylize(api.simple_request(photo, [painting], method="adain", model=path, size=None))
+
+
+def test_two_regions_each_paint_their_half(net, photo, painting, painting2):
+    half = photo.shape[-1] // 2
+    left = torch.zeros(1, 1, *photo.shape[-2:])
+    left[..., :half] = 1
+    both = fast.stylize(net, photo, [Region([Style(painting)], left), Region([Style(painting2)], 1 - left)])
+    first = fast.stylize(net, photo, [Region([Style(painting)])])
+    second = fast.stylize(net, photo, [Region([Style(painting2)])])
+    assert torch.allclose(both[..., :half], first[..., :half], atol=1e-5)
+    assert torch.allclose(both[..., half:], second[..., half:], atol=1e-5)

@@ -13,7 +13,8 @@ With ``f = E(x)`` the encoder's relu4_1 features and ``μ, σ`` per-channel mean
 Statistics use the unbiased weighted variance ``Σ m (f − μ)² / (Σ m − Σ m² / Σ m)`` plus ``EPS``,
 which is ``torch.var`` when there is no mask. The networks run in their own dtype (bfloat16 where
 the hardware has it), statistics and feature arithmetic in float32. Style statistics are cached per encoder and style
-image, so a batch of frames (or repeated calls) with one style encodes it once.
+image, so a batch of frames (or repeated calls) with one style encodes it once. Content and style
+statistics are :func:`..statistics.shared`, so tiles of one image use the thumbnail's.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ statistics). Region ``r`` with mask ``m_r`` is decoded with its code and
 
     y = Σ m_r y_r / Σ m_r  (the content where no mask is on),    output = s y + (1 − s) c
 
-with strength ``s``. The network runs in its own dtype (bfloat16 where the hardware has it).
+with strength ``s``. The network runs in its own dtype (bfloat16 where the hardware has it). Style
+codes and the network's normalisation statistics are :func:`..statistics.shared`, so tiles of
+one image use the thumbnail's.
 """
 
 from __future__ import annotations
@@ -47,13 +49,13 @@ def stylize(
     padded = padded.to(net.dtype, memory_format=torch.channels_last)
     painted = []
 
-    def code(style: torch.Tensor) -> torch.Tensor:
+    def code_of(style: torch.Tensor) -> torch.Tensor:
         size = style_working_size(style.shape[-2:], (height, width), style_size, MIN_STYLE_SIDE)
         return style_code(net, style.to(content), size)
 
     with torch.inference_mode():
         for region in regions:
-            codes = [shared(lambda image=style.image: code(image)) for style in region.styles]
+            codes = [shared(lambda image=style.image: code_of(image)) for style in region.styles]
             code = sum(w * c for w, c in zip(region.normalised_weights(), codes, strict=True))
             image = net(padded, code.expand(content.shape[0], -1)).float()
             image = image[..., MARGIN : MARGIN + height, MARGIN : MARGIN + width].clamp(0, 1)

@@ -35,7 +35,7 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
             image = torch.zeros_like(content)
             for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
                 net = style.model
-                if not callable(net) or isinstance(net, nn.Module) and not isinstance(net, TransformerNet):
+                if not callable(net) or (isinstance(net, nn.Module) and not isinstance(net, TransformerNet)):
                     raise RequestError(f"feed-forward styles need a loaded TransformerNet, got {type(net).__name__}")
                 if id(net) not in outputs:
                     styled = net(padded.to(net.dtype, memory_format=torch.channels_last)).float()
