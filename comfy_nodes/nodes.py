@@ -93,6 +93,9 @@ def _run(content, make_request, progress: host.Progress | None = None) -> torch.
             host.raise_interrupt()
         request = make_request(frames[frame : frame + 1], frame)
         request.cancel = host.interrupted
+        if progress is not None and request.method != "gatys":  # tiles of a large frame report as they go
+            request.progress = lambda report, frame=frame: progress.update(
+                frame * report.total + report.step, frames.shape[0] * report.total)
         try:
             results.append(api.stylize(request))
         except Cancelled:
