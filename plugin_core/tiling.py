@@ -45,7 +45,8 @@ for every precision: bfloat16 saves less than half, as outputs and statistics st
 MEMORY_SHARE = 0.5
 """The share of the free memory a run may plan to use..."""
 MEMORY_CAP = 2 << 30
-"""...and never more than this, however large the machine: designers run other programs alongside."""
+"""...and on the CPU never more than this, however large the machine: designers run other
+programs alongside (a GPU's memory is the run's own, or managed by its host, as in ComfyUI)."""
 FALLBACK_MEMORY = 4 << 30
 """Assumed free memory where the system does not tell."""
 
@@ -177,8 +178,8 @@ def plan_tile(method: str, size: tuple[int, int], tile: int | None, device: torc
     """The tile side for a working image of ``size``, or None to run it whole.
 
     ``tile``: None decides from the free memory (tiles when the image would take more than
-    ``MEMORY_SHARE`` of it or ``MEMORY_CAP``; tiles at most ``MAX_TILE`` long); 0 never tiles; a
-    number is the tile side (rounded down to ``ALIGN``).
+    ``MEMORY_SHARE`` of it, or on the CPU ``MEMORY_CAP``; tiles at most ``MAX_TILE`` long); 0 never
+    tiles; a number is the tile side (rounded down to ``ALIGN``).
     """
     if tile == 0:
         return None
@@ -187,7 +188,10 @@ def plan_tile(method: str, size: tuple[int, int], tile: int | None, device: torc
             raise RequestError(f"tile must be at least {MIN_TILE} pixels (or 0 for no tiling), got {tile}")
         side = tile // ALIGN * ALIGN
         return side if max(size) > side else None
-    budget = min(free_memory(device) * MEMORY_SHARE, MEMORY_CAP) / BYTES_PER_PIXEL[method]
+    usable = free_memory(device) * MEMORY_SHARE
+    if device.type == "cpu":
+        usable = min(usable, MEMORY_CAP)
+    budget = usable / BYTES_PER_PIXEL[method]
     if size[0] * size[1] <= budget:
         return None
     return max(MIN_TILE, min(MAX_TILE, math.isqrt(int(budget)) // ALIGN * ALIGN))

@@ -184,3 +184,9 @@ def test_automatic_tiles_stay_within_the_memory_cap_on_large_machines(monkeypatc
     monkeypatch.setattr(tiling, "free_memory", lambda device: 1 << 40)
     assert tiling.plan_tile("adain", (4096, 4096), None, CPU) == tiling.MAX_TILE
     assert tiling.plan_tile("adain", (1024, 1024), None, CPU) is None
+
+
+def test_a_gpu_is_not_held_to_the_cpu_memory_cap(monkeypatch):
+    monkeypatch.setattr(tiling, "free_memory", lambda device: 80 << 30)
+    assert tiling.plan_tile("adain", (4096, 4096), None, torch.device("cuda")) is None
+    assert tiling.plan_tile("adain", (4096, 4096), None, CPU) == tiling.MAX_TILE
