@@ -37,7 +37,7 @@ from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .loaders import LoadedModel, load_model
 from .masks import check_not_empty, coverage, feather, resize_mask
 from .methods import adain, fast, feedforward, gatys
-from .networks.vgg import shared_vgg19
+from .networks.vgg import VGG19, shared_vgg19
 from .progress import Progress
 from .regions import Region, Style
 
@@ -266,6 +266,7 @@ def _gatys_settings(request: StyleRequest) -> gatys.GatysSettings:
 
 
 def _gatys_tiled(
+    vgg: VGG19,
     content: torch.Tensor,
     regions: list[Region],
     settings: gatys.GatysSettings,
@@ -276,7 +277,6 @@ def _gatys_tiled(
     """The untiled run's pyramid and steps: the scales that fit a tile on the whole image, each
     larger one refined tile by tile from the one below, every tile's style loss aiming at the
     Grams the whole image has at that scale (the styles read at its scale, in tiles if need be)."""
-    vgg = shared_vgg19(str(content.device), "max")
     full = tuple(content.shape[-2:])
     sizes = gatys.scale_sizes(*full, settings.scales, settings.min_side)
     if max(sizes[0]) > tile:
@@ -339,9 +339,9 @@ def _run_method(
 
     with torch.inference_mode(False), torch.enable_grad():
         content, regions, settings = _differentiable(content, regions, settings)
-        if tile is not None:
-            return _gatys_tiled(content, regions, settings, tile, progress, request.cancel)
         vgg = shared_vgg19(str(content.device), "max")
+        if tile is not None:
+            return _gatys_tiled(vgg, content, regions, settings, tile, progress, request.cancel)
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
 
 

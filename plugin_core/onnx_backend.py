@@ -80,6 +80,7 @@ class _StyleCode(nn.Module):
 def _graphs(model: LoadedModel) -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...], int]]:
     """Suffix -> (module, example inputs, stride of the image inputs), for each graph of ``model``."""
     net, side = model.network, CHECK_SIDE
+    # a batch of 2: torch.export fixes a dimension whose example size is 1
     image = torch.rand(2, 3, side, side, generator=torch.Generator().manual_seed(0))
     if model.family == "feedforward":
         return {"": (net, (image,), transformer_net.SCALE)}

@@ -33,7 +33,8 @@ from .regions import Region
 from .statistics import recording, replaying
 
 ALIGN = 32
-"""Tile origins and sides are multiples of this (a multiple of every network's stride)."""
+"""Tile origins, tile sides and overlaps are multiples of this (a multiple of every network's
+stride); only the last tile of a row or column may be shorter."""
 OVERLAP = 128
 MIN_TILE = 2 * OVERLAP
 MAX_TILE = 1024
