@@ -18,7 +18,7 @@ from .image import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, resize, save_image
 from .masks import load_mask
 from .methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from .regions import Region, Style
-from .training import arbitrary
+from .training import arbitrary, distill
 from .training import feedforward as ff_training
 from .training.data import ImageSet
 from .training.loop import TrainSettings, train
@@ -127,6 +127,9 @@ def _train_parser(commands) -> None:
         f.add_argument("--content", type=Path, required=True, help="folder of content images (photos)")
         f.add_argument("--style", type=Path, required=True, help=style_help)
         f.add_argument("--name", help="model name (default: the family, or the style image's stem)")
+        f.add_argument("--exclude-licence", action="append", default=[], metavar="LICENCE",
+                       help="leave out images under this licence in the data manifest (repeatable), "
+                            "e.g. one whose terms the weights' licence cannot honour")
         f.add_argument("--run", type=Path, help="run folder for checkpoint, logs and export (default runs/NAME)")
         f.add_argument("--steps", type=int, default=defaults["steps"], help=f"default {defaults['steps']}")
         f.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
@@ -139,7 +142,10 @@ def _train_parser(commands) -> None:
         f.add_argument("--seed", type=int, default=0)
         f.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
         f.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="CUDA autocast dtype (auto: bfloat16 where supported); the CPU trains in float32")
+                       help="autocast dtype (auto: bfloat16 where the CPU or GPU computes it natively); "
+                            "float32 is the exact path")
+        f.add_argument("--init", type=Path, metavar="FILE",
+                       help="start a new run's network from this exported model (e.g. runs/NAME/NAME.safetensors)")
         f.add_argument("--stop-after", type=float, metavar="MINUTES",
                        help="checkpoint, export and stop after this long; the same command goes on from there")
         f.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -152,6 +158,14 @@ def _train_parser(commands) -> None:
         else:
             f.add_argument("--style-weight", type=float, default=arbitrary.STYLE_WEIGHT,
                            help="λ of L_content + λ L_style (default %(default)s)")
+        if family != "adain":
+            f.add_argument("--teacher", metavar="MODEL",
+                           help="learn to paint what this AdaIN model paints (distillation) instead of "
+                                "learning the style loss itself")
+        if family == "adain":
+            f.add_argument("--decoder", default=arbitrary.DECODERS[0], choices=arbitrary.DECODERS,
+                           help="skip: brushwork's decoder reading relu1_1..relu4_1 (default); "
+                                "classic: the published relu4_1-only layout")
 
 
 TRAIN_HELP = {
@@ -370,21 +384,30 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed, device=args.device,
         precision=args.precision,
     )
-    content = ImageSet.from_folder(args.content, "content")
+    content = ImageSet.from_folder(args.content, "content", args.exclude_licence)
+    teacher = None if family == "adain" or args.teacher is None else loaders.load_model(args.teacher, "adain")
     if family == "feedforward":
         if not args.style.is_file():
             raise RequestError(f"feedforward learns one style image; {args.style} is not a file")
-        weights = (args.content_weight, args.style_weight, args.tv_weight)
-        task = ff_training.FeedForwardTask(content, args.style, args.style_size, weights)
+        if teacher is not None:
+            task = distill.FeedForwardDistillTask(content, args.style, teacher)
+        else:
+            weights = (args.content_weight, args.style_weight, args.tv_weight)
+            task = ff_training.FeedForwardTask(content, args.style, args.style_size, weights)
         name = args.name or args.style.stem
     else:
-        styles = ImageSet.from_folder(args.style, "style")
-        task_class = arbitrary.AdaINTask if family == "adain" else arbitrary.FastTask
-        task = task_class(content, styles, args.style_weight)
+        styles = ImageSet.from_folder(args.style, "style", args.exclude_licence)
+        if family == "adain":
+            task = arbitrary.AdaINTask(content, styles, args.style_weight, decoder=args.decoder)
+        elif teacher is not None:
+            task = distill.FastDistillTask(content, styles, teacher)
+        else:
+            task = arbitrary.FastTask(content, styles, args.style_weight)
         name = args.name or family
     run = args.run or Path("runs") / name
     stop_after_s = None if args.stop_after is None else args.stop_after * 60
-    return train(task, settings, run, name, "brushwork " + shlex.join(argv), args.quiet, stop_after_s=stop_after_s)
+    return train(task, settings, run, name, "brushwork " + shlex.join(argv), args.quiet, stop_after_s=stop_after_s,
+                 init=args.init)
 
 
 def gimp_command(args: argparse.Namespace) -> int:

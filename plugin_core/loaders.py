@@ -5,7 +5,8 @@ Recognised formats (keys and shapes are checked, so a file of another architectu
 * feed-forward: a TransformerNet state dict, pytorch/examples ``fast_neural_style`` ``.pth`` or
   brushwork ``.safetensors``;
 * fast arbitrary style: brushwork's ``FastArbitraryNet`` ``.safetensors``;
-* AdaIN: brushwork's decoder (``conv4_1.weight`` ...), paired with brushwork's VGG19; or
+* AdaIN: brushwork's decoder with skips (``merge1_1.weight`` ...) or a classic decoder
+  (``conv4_1.weight`` ...), paired with brushwork's VGG19; or
   pytorch-AdaIN's ``decoder.pth``, paired with its ``vgg_normalised.pth`` (given alongside, lying
   next to the decoder, or found in the search folders).
 """
@@ -24,6 +25,7 @@ from .errors import RequestError, WeightsError
 from .methods.adain import AdaINNet
 from .networks.decoder import DECODER_CONVS, is_adain_decoder, load_decoder
 from .networks.fast_arbitrary import is_fast_arbitrary, load_fast_arbitrary
+from .networks.skip_decoder import is_skip_decoder, load_skip_decoder
 from .networks.transformer_net import is_transformer_net, load_transformer_net
 from .networks.vgg import is_adain_vgg, load_vgg19, vgg19_from_state
 from .tensor_files import read_tensors
@@ -53,7 +55,7 @@ def _kind(state: dict[str, torch.Tensor]) -> str:
         return "feedforward"
     if is_fast_arbitrary(state):
         return "fast"
-    if is_adain_decoder(state) or f"{DECODER_CONVS[0]}.weight" in state:
+    if is_skip_decoder(state) or is_adain_decoder(state) or f"{DECODER_CONVS[0]}.weight" in state:
         return "adain"
     if is_adain_vgg(state):
         return "adain-encoder"
@@ -78,6 +80,9 @@ def _build(paths: list[Path], family: str, device: torch.device | str, dtype: to
         return load_transformer_net(states[source], str(source)).to(device, dtype)
     if family == "fast":
         return load_fast_arbitrary(states[source], str(source)).to(device, dtype)
+    if is_skip_decoder(states[source]):
+        skip_decoder = load_skip_decoder(states[source], str(source))
+        return AdaINNet(load_vgg19().to(device, dtype), skip_decoder.to(device, dtype))
     decoder = load_decoder(states[source], str(source)).to(device, dtype)
     if not is_adain_decoder(states[source]):
         return AdaINNet(load_vgg19().to(device, dtype), decoder)

@@ -8,7 +8,8 @@ family         files                               inputs -> output
 =============  ==================================  ==============================================
 feedforward    ``NAME.onnx``                       image ``[B,3,H,W]`` -> image
 fast           ``NAME.onnx``, ``NAME.style.onnx``  content, code ``[B,128]`` -> image; style -> code
-adain          ``NAME.onnx``, ``NAME.encoder.onnx``  relu4_1 ``[B,512,h,w]`` -> image; image -> relu4_1
+adain          ``NAME.onnx``, ``NAME.encoder.onnx``  features -> image; image -> features (relu4_1,
+                                                   or relu1_1..relu4_1 for the decoder with skips)
 =============  ==================================  ==============================================
 
 Images are RGB in 0..1. Feed-forward and fast graphs normalise inside themselves, so they run
@@ -35,7 +36,6 @@ from .errors import RequestError, ResultError
 from .files import atomic_path
 from .loaders import LoadedModel, load_model
 from .networks import decoder, fast_arbitrary, transformer_net
-from .networks.decoder import ENCODER_LAYER
 
 BACKENDS = ("torch", "onnx")
 OPSET = 18
@@ -56,14 +56,15 @@ def check_installed() -> None:
 
 
 class _Encoder(nn.Module):
-    """AdaIN's encoder as a graph: RGB -> relu4_1 features."""
+    """AdaIN's encoder as a graph: RGB -> the features of every level its decoder reads."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.encoder = net.encoder
+        self.encoder, self.levels = net.encoder, net.levels
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.encoder(image, [ENCODER_LAYER])[ENCODER_LAYER]
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = self.encoder(image, self.levels)
+        return tuple(features[level] for level in self.levels)
 
 
 class _StyleCode(nn.Module):
@@ -88,20 +89,23 @@ def _graphs(model: LoadedModel) -> dict[str, tuple[nn.Module, tuple[torch.Tensor
         code = net.style_code(image)
         return {"": (net, (image, code), fast_arbitrary.SCALE),
                 ".style": (_StyleCode(net), (image,), fast_arbitrary.SCALE)}
-    features = net.encode(image)
-    return {"": (net.decoder, (features,), 1), ".encoder": (_Encoder(net), (image,), decoder.SCALE)}
+    features = tuple(net.encode(image))
+    return {"": (net.decoder, features, 1), ".encoder": (_Encoder(net), (image,), decoder.SCALE)}
 
 
 def _dynamic(inputs: tuple[torch.Tensor, ...], stride: int) -> tuple[dict, ...]:
-    """Batch, height and width free (height and width multiples of ``stride``) for 4-d inputs."""
+    """Batch, height and width free for 4-d inputs: one height and one width, multiples of ``stride``
+    for the smallest input and the same multiple of it for larger ones (a decoder's levels)."""
     dim = torch.export.Dim
+    batch, rows, columns = dim("batch"), dim("rows", min=2), dim("columns", min=2)
+    smallest = min(tensor.shape[-1] for tensor in inputs if tensor.dim() == 4)
     shapes = []
-    for index, tensor in enumerate(inputs):
+    for tensor in inputs:
         if tensor.dim() == 4:
-            shapes.append({0: dim("batch"), 2: stride * dim(f"rows{index}", min=2),
-                           3: stride * dim(f"columns{index}", min=2)})
+            times = stride * tensor.shape[-1] // smallest
+            shapes.append({0: batch, 2: times * rows, 3: times * columns})
         else:
-            shapes.append({0: dim("batch")})
+            shapes.append({0: batch})
     return tuple(shapes)
 
 
@@ -122,10 +126,11 @@ def export(model: LoadedModel, output: Path) -> list[Path]:
                               opset_version=OPSET, external_data=False, verbose=False)
         with torch.inference_mode():
             expected = module(*inputs)
-        difference = (Graph(path)(*inputs) - expected).abs().max()
-        if not difference <= MATCH_TOLERANCE * expected.abs().max().clamp_min(1):
-            path.unlink()
-            raise ResultError(f"the ONNX graph {path.name} differs from torch by {difference:.2g}")
+        for got, wanted in zip(Graph(path).outputs(*inputs), _as_tuple(expected), strict=True):
+            difference = (got - wanted).abs().max()
+            if not difference <= MATCH_TOLERANCE * wanted.abs().max().clamp_min(1):
+                path.unlink()
+                raise ResultError(f"the ONNX graph {path.name} differs from torch by {difference:.2g}")
         written.append(path)
     return written
 
@@ -146,12 +151,21 @@ class Graph:
         self.inputs = [node.name for node in self.session.get_inputs()]
         self.device = device
 
-    def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
+    def outputs(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
+        """Every output of the graph for ``tensors``."""
         feed = {
             name: tensor.detach().float().cpu().contiguous().numpy()
             for name, tensor in zip(self.inputs, tensors, strict=True)
         }
-        return torch.from_numpy(self.session.run(None, feed)[0]).to(self.device)
+        return [torch.from_numpy(out).to(self.device) for out in self.session.run(None, feed)]
+
+    def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
+        """The graph's (first) output."""
+        return self.outputs(*tensors)[0]
+
+
+def _as_tuple(output: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return output if isinstance(output, tuple) else (output,)
 
 
 class FeedForwardGraph:
@@ -189,11 +203,16 @@ class AdaINGraph:
     def __init__(self, decoder: Graph, encoder: Graph):
         self.decoder, self.encoder = decoder, encoder
 
-    def encode(self, image: torch.Tensor) -> torch.Tensor:
-        return self.encoder(image)
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The decoder graph's input names, one per level."""
+        return tuple(self.decoder.inputs)
 
-    def decode(self, features: torch.Tensor) -> torch.Tensor:
-        return self.decoder(features)
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        return self.encoder.outputs(image)
+
+    def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.decoder(*features)
 
 
 ADAPTERS: dict[str, Callable[..., object]] = {"feedforward": FeedForwardGraph, "fast": FastGraph, "adain": AdaINGraph}

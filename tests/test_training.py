@@ -9,20 +9,23 @@ import pytest
 import torch
 
 from plugin_core import api, registry
-from plugin_core.errors import RequestError
+from plugin_core.errors import RequestError, WeightsError
 from plugin_core.loaders import load_model
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet
 from plugin_core.tensor_files import read_tensors
 from plugin_core.training.arbitrary import AdaINTask, FastTask
-from plugin_core.training.card import CARD_FIELDS
+from plugin_core.training.card import CARD_FIELDS, weights_licence
 from plugin_core.training.data import ImageSet, describe_images
+from plugin_core.training.distill import FastDistillTask, FeedForwardDistillTask
 from plugin_core.training.feedforward import FeedForwardTask
 from plugin_core.training.loop import CHECKPOINT, LOSS_LOG, LOSS_PLOT, TrainSettings, train
 
 from .conftest import EXAMPLES, example
+from .weights import brushwork_decoder
 
 TINY = {"batch": 2, "size": 64, "device": "cpu", "precision": "float32", "log_every": 5, "checkpoint_every": 10}
-LEARNING_RATE = {"adain": 1e-4, "fast": 1e-3, "feedforward": 1e-3}
+LEARNING_RATE = {"adain": 1e-4, "adain-classic": 1e-4, "fast": 1e-3, "feedforward": 1e-3,
+                 "fast-distilled": 1e-3, "feedforward-distilled": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +44,25 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
     return root / "photos", root / "paintings"
 
 
-def make_task(family: str, folders, vgg, seed: int = 0):
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """An AdaIN model with skips and random weights: a teacher for the plumbing of distillation."""
+    return load_model(brushwork_decoder(tmp_path_factory.mktemp("teacher"), skips=True), "adain")
+
+
+def make_task(family: str, folders, vgg, seed: int = 0, teacher=None):
     torch.manual_seed(seed)
     content = ImageSet.from_folder(folders[0], "content")
+    painting = folders[1] / "painting.jpg"
     if family == "feedforward":
-        return FeedForwardTask(content, folders[1] / "painting.jpg", style_size=128, vgg=vgg)
+        return FeedForwardTask(content, painting, style_size=128, vgg=vgg)
+    if family == "feedforward-distilled":
+        return FeedForwardDistillTask(content, painting, teacher, vgg=vgg)
     styles = ImageSet.from_folder(folders[1], "style")
+    if family == "fast-distilled":
+        return FastDistillTask(content, styles, teacher, vgg=vgg)
+    if family == "adain-classic":
+        return AdaINTask(content, styles, vgg=vgg, decoder="classic")
     return (AdaINTask if family == "adain" else FastTask)(content, styles, vgg=vgg)
 
 
@@ -71,15 +87,67 @@ def test_an_empty_folder_is_named(tmp_path):
         ImageSet.from_folder(tmp_path / "missing", "style")
 
 
-@pytest.mark.parametrize("family", ["adain", "fast", "feedforward"])
-def test_training_reduces_the_loss(family, folders, vgg, tmp_path):
-    train(make_task(family, folders, vgg), settings(family, 30), tmp_path, family, "test", quiet=True)
-    rows = (tmp_path / LOSS_LOG).read_text().splitlines()
+def logged_totals(run: Path) -> list[float]:
+    rows = (run / LOSS_LOG).read_text().splitlines()
     header = rows[0].split(",")
-    totals = [float(row.split(",")[header.index("total")]) for row in rows[1:]]
+    return [float(row.split(",")[header.index("total")]) for row in rows[1:]]
+
+
+@pytest.mark.parametrize("family", list(LEARNING_RATE))
+def test_training_reduces_the_loss(family, folders, vgg, teacher, tmp_path):
+    train(make_task(family, folders, vgg, teacher=teacher), settings(family, 30), tmp_path, family, "test", quiet=True)
+    totals = logged_totals(tmp_path)
     assert len(totals) == 6
     assert totals[-1] < 0.7 * totals[0], f"{family} loss did not fall: {totals}"
     assert (tmp_path / LOSS_PLOT).stat().st_size > 1000
+
+
+def test_a_bfloat16_cpu_step_lowers_the_loss(folders, vgg, tmp_path):
+    """CPU mixed precision: the networks under bfloat16 autocast, losses in float32."""
+    seen: list[torch.dtype] = []
+    task = make_task("adain", folders, vgg)
+    hook = task.network.conv1_1.register_forward_hook(lambda _m, _a, out: seen.append(out.dtype))
+    train(task, settings("adain", 30, precision="bfloat16"), tmp_path, "bf16", "test", quiet=True)
+    hook.remove()
+    totals = logged_totals(tmp_path)
+    assert set(seen) == {torch.bfloat16}
+    assert totals[-1] < 0.7 * totals[0], f"bfloat16 loss did not fall: {totals}"
+
+
+def test_a_new_run_starts_from_an_exported_model(folders, vgg, tmp_path):
+    exported, _ = train(make_task("fast", folders, vgg), settings("fast", 20), tmp_path / "first", "first", "t",
+                        quiet=True)
+    first_losses: dict[str, list[float]] = {}
+    for name, init in (("fresh", None), ("continued", exported)):
+        train(make_task("fast", folders, vgg), settings("fast", 1, log_every=1, checkpoint_every=1),
+              tmp_path / name, name, "t", quiet=True, init=init,
+              on_step=lambda _step, losses, name=name: first_losses.setdefault(name, []).append(losses["total"]))
+    trained_last = logged_totals(tmp_path / "first")[-1]
+    assert first_losses["continued"][0] < 0.5 * first_losses["fresh"][0]
+    assert first_losses["continued"][0] < 2 * trained_last
+
+
+def test_init_from_another_family_is_refused(folders, vgg, tmp_path):
+    exported, _ = train(make_task("fast", folders, vgg), settings("fast", 1, log_every=1, checkpoint_every=1),
+                        tmp_path / "fast", "fast", "t", quiet=True)
+    with pytest.raises(WeightsError, match=r"fast\.safetensors is not the kind of model this run trains \(adain\)"):
+        train(make_task("adain", folders, vgg), settings("adain", 1, log_every=1, checkpoint_every=1),
+              tmp_path / "adain", "adain", "t", quiet=True, init=exported)
+
+
+def test_licences_can_be_left_out_of_the_training_set(folders):
+    assert len(ImageSet.from_folder(folders[1], "style")) == 2
+    assert [p.name for p in ImageSet.from_folder(folders[1], "style", ["GPL-2+"]).paths] == ["painting2.jpg"]
+
+
+@pytest.mark.parametrize("licences, expected", [
+    ({"public-domain": 3, "CC0-1.0": 1}, "MIT"),
+    ({"public-domain": 3, "CC-BY-4.0": 1}, "MIT (credit"),
+    ({"public-domain": 3, "GPL-2+": 2, "CC-BY-SA-4.0": 1}, "GPL-3.0-or-later"),
+    ({"public-domain": 3, "CC-BY-SA-3.0": 1}, "undetermined: the training images' licences include CC-BY-SA-3.0"),
+])
+def test_the_weights_licence_honours_the_training_images(licences, expected):
+    assert weights_licence({"content": {"licences": licences}}).startswith(expected)
 
 
 def test_a_resumed_run_takes_the_same_next_steps(folders, vgg, tmp_path):

@@ -12,6 +12,7 @@ feed-forward output layer is scaled to pixel values around mid-grey.
 import torch
 
 from plugin_core.networks.decoder import Decoder
+from plugin_core.networks.skip_decoder import SkipDecoder
 from plugin_core.tensor_files import write_tensors
 
 _BLOCK = ["pad", "conv", "relu"]
@@ -89,14 +90,15 @@ def adain_pair(folder):
     return folder / "decoder.pth"
 
 
-def brushwork_decoder(folder, seed: int = 3):
-    """A brushwork AdaIN decoder ``.safetensors`` with random weights: He-scaled, so the image is
-    not flat, and an output layer that lands around mid-grey."""
+def brushwork_decoder(folder, seed: int = 3, skips: bool = False):
+    """A brushwork AdaIN decoder ``.safetensors`` (classic, or ``skips``: the decoder with skips) with
+    random weights: He-scaled, so the image is not flat, and an output layer that lands around mid-grey."""
     torch.manual_seed(seed)
-    decoder = Decoder()
+    decoder = SkipDecoder() if skips else Decoder()
     for conv in decoder.children():
         torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
     with torch.no_grad():
         decoder.conv1_1.weight *= DECODER_OUTPUT_GAIN
         decoder.conv1_1.bias.fill_(0.5)
-    return write_tensors(folder / "decoder.safetensors", decoder.state_dict(), {"family": "adain"})
+    name = "skip-decoder" if skips else "decoder"
+    return write_tensors(folder / f"{name}.safetensors", decoder.state_dict(), {"family": "adain"})

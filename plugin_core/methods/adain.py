@@ -8,7 +8,10 @@ With ``f = E(x)`` the encoder's relu4_1 features and ``μ, σ`` per-channel mean
   ``Σ w_k σ_k``, which equals ``Σ w_k AdaIN(f_c, f_k)`` since AdaIN is affine in them;
 * regions: region ``r`` with mask ``m_r`` (at feature resolution) measures the content statistics
   under ``m_r`` and is written back where ``m_r`` is on, ``t = Σ m_r t_r / Σ m_r`` (the content's
-  own features where no mask is on).
+  own features where no mask is on);
+* levels: the classic decoder reads relu4_1 only; brushwork's decoder with skips
+  (:mod:`..networks.skip_decoder`) also reads relu1_1..relu3_1, and every level gets its own
+  ``α t + (1 − α) f_c`` with the style's statistics at that level.
 
 Statistics use the unbiased weighted variance ``Σ m (f − μ)² / (Σ m − Σ m² / Σ m)`` plus ``EPS``,
 which is ``torch.var`` when there is no mask. The networks run in their own dtype (bfloat16 where
@@ -31,7 +34,7 @@ from torch import nn
 from ..errors import RequestError
 from ..image import pad_to_multiple, resize, style_working_size
 from ..masks import resize_mask
-from ..networks.decoder import ENCODER_LAYER, SCALE, Decoder
+from ..networks.decoder import SCALE
 from ..networks.vgg import VGG19
 from ..regions import Region
 from ..statistics import shared
@@ -58,25 +61,30 @@ class AdaINSettings:
 
 
 class AdaINNet(nn.Module):
-    """An encoder (VGG19 read to relu4_1) and the decoder trained on it."""
+    """An encoder (VGG19) and the decoder trained on it; the decoder names the layers it reads."""
 
-    def __init__(self, encoder: VGG19, decoder: Decoder):
+    def __init__(self, encoder: VGG19, decoder: nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
 
     @property
+    def levels(self) -> tuple[str, ...]:
+        return self.decoder.levels
+
+    @property
     def dtype(self) -> torch.dtype:
-        return self.decoder.conv1_1.weight.dtype
+        return next(self.decoder.parameters()).dtype
 
-    def encode(self, image: torch.Tensor) -> torch.Tensor:
-        """relu4_1 features, float32, of an RGB image in 0..1."""
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """The features of every level, float32, of an RGB image in 0..1."""
         image = image.to(self.dtype, memory_format=torch.channels_last)
-        return self.encoder(image, [ENCODER_LAYER])[ENCODER_LAYER].float()
+        features = self.encoder(image, self.levels)
+        return [features[level].float() for level in self.levels]
 
-    def decode(self, features: torch.Tensor) -> torch.Tensor:
-        """RGB, float32 and unclamped, of relu4_1 features."""
-        return self.decoder(features.to(self.dtype, memory_format=torch.channels_last)).float()
+    def decode(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """RGB, float32 and unclamped, of every level's features."""
+        return self.decoder(*(f.to(self.dtype, memory_format=torch.channels_last) for f in features)).float()
 
 
 def channel_statistics(features: torch.Tensor, mask: torch.Tensor | None = None) -> Statistics:
@@ -98,16 +106,16 @@ def adain(features: torch.Tensor, content: Statistics, style: Statistics) -> tor
 _style_cache: weakref.WeakKeyDictionary[nn.Module, OrderedDict] = weakref.WeakKeyDictionary()
 
 
-def style_statistics(net: AdaINNet, style: torch.Tensor, size: tuple[int, int]) -> Statistics:
-    """The relu4_1 statistics of ``style`` read at ``size``, computed once per (encoder, image, size)."""
+def style_statistics(net: AdaINNet, style: torch.Tensor, size: tuple[int, int]) -> list[Statistics]:
+    """Every level's statistics of ``style`` read at ``size``, computed once per (encoder, image, size)."""
     cache = _style_cache.setdefault(net.encoder, OrderedDict())
     digest = hashlib.sha1(style.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()
-    key = (digest, tuple(style.shape), size, str(style.device))
+    key = (digest, tuple(style.shape), size, str(style.device), net.levels)
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
     with torch.inference_mode():
-        statistics = channel_statistics(net.encode(resize(style, size)))
+        statistics = [channel_statistics(features) for features in net.encode(resize(style, size))]
     cache[key] = statistics
     while len(cache) > STYLE_CACHE_SIZE:
         cache.popitem(last=False)
@@ -145,7 +153,7 @@ def stylize(
     padded = pad_to_multiple(content, SCALE)
     with torch.inference_mode():
         features = net.encode(padded)
-        styles, masks = [], []
+        styles, masks = [], []  # per region: a list over levels
         for region in regions:
             statistics = [
                 shared(lambda image=style.image: style_statistics(
@@ -154,9 +162,13 @@ def stylize(
                 ))
                 for style in region.styles
             ]
-            styles.append(mix(statistics, region.normalised_weights()))
-            masks.append(None if region.mask is None else resize_mask(
-                pad_to_multiple(region.mask.to(content), SCALE, mode="replicate"), features.shape[-2:]
-            ))
-        image = net.decode(target_features(features, styles, masks, settings.alpha))
+            weights = region.normalised_weights()
+            styles.append([mix([s[level] for s in statistics], weights) for level in range(len(features))])
+            mask = None if region.mask is None else pad_to_multiple(region.mask.to(content), SCALE, mode="replicate")
+            masks.append([None if mask is None else resize_mask(mask, f.shape[-2:]) for f in features])
+        targets = [
+            target_features(f, [s[level] for s in styles], [m[level] for m in masks], settings.alpha)
+            for level, f in enumerate(features)
+        ]
+        image = net.decode(targets)
     return image[..., :height, :width].clamp(0, 1).contiguous()

@@ -45,6 +45,9 @@ ADAIN_DECODER_LAYOUT = _adain_layout()
 class Decoder(nn.Module):
     """relu4_1 features ``[B,512,h,w]`` -> RGB ``[B,3,8h,8w]``."""
 
+    levels = (ENCODER_LAYER,)
+    """The encoder layers it reads (the inputs of ``forward``)."""
+
     def __init__(self):
         super().__init__()
         for name in DECODER_CONVS:

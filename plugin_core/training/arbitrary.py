@@ -1,8 +1,9 @@
 """Training the arbitrary-style networks: the AdaIN decoder and the fast model.
 
 Both learn from random (photo, painting) crop pairs with Huang & Belongie's objective
-(:func:`.losses.adain_losses`): the AdaIN decoder decodes the AdaIN target itself; the fast model
-must reach it from the two images alone, so no VGG is needed when it runs.
+(:func:`.losses.adain_losses`): the AdaIN decoder decodes the AdaIN targets themselves (relu4_1
+alone for the classic decoder; relu1_1..relu4_1 for brushwork's decoder with skips); the fast
+model must reach them from the two images alone, so no VGG is needed when it runs.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import RequestError
 from ..networks.decoder import DECODER_CONVS, Decoder
 from ..networks.fast_arbitrary import FastArbitraryNet
+from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder
 from ..networks.vgg import VGG19, load_vgg19
 from .data import ImageSet, describe_images
 from .loop import TrainSettings
-from .losses import ADAIN_LAYER, LAYER_SCALE, adain_losses, adain_target
+from .losses import ADAIN_LAYER, LAYER_SCALE, adain_losses, adain_targets
 
 STYLE_WEIGHT = 10.0
 """λ, Huang & Belongie's default."""
+DECODERS = ("skip", "classic")
+"""brushwork's decoder with skips (:mod:`..networks.skip_decoder`), or the published relu4_1-only layout."""
 
 
 class _ArbitraryTask:
@@ -39,7 +44,9 @@ class _ArbitraryTask:
         self.content.to(device)
         self.styles.to(device)
 
-    def generate(self, content: torch.Tensor, style: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    levels: tuple[str, ...] = (ADAIN_LAYER,)
+
+    def generate(self, content: torch.Tensor, style: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
     def losses(self, generator: torch.Generator, settings: TrainSettings):
@@ -47,8 +54,9 @@ class _ArbitraryTask:
             images.crops(settings.batch, settings.size, generator).contiguous(memory_format=self.memory_format)
             for images in (self.content, self.styles)
         )
-        target, style_features = adain_target(self.vgg, content, style)
-        return adain_losses(self.vgg, self.generate(content, style, target), target, style_features, self.style_weight)
+        targets, style_features = adain_targets(self.vgg, content, style, self.levels)
+        generated = self.generate(content, style, targets)
+        return adain_losses(self.vgg, generated, targets[-1], style_features, self.style_weight)
 
     def describe(self) -> dict[str, object]:
         return {"content": describe_images(self.content.paths), "style": describe_images(self.styles.paths),
@@ -56,24 +64,37 @@ class _ArbitraryTask:
 
 
 class AdaINTask(_ArbitraryTask):
-    """The decoder of relu4_1 features, trained on brushwork's VGG19 (Huang & Belongie 2017).
+    """An AdaIN decoder trained on brushwork's VGG19 (Huang & Belongie 2017): ``decoder`` is one of
+    :data:`DECODERS`.
 
-    The first convolution starts divided by relu4_1's mean activation, so the untrained decoder
-    sees inputs of about unit size.
+    Every input convolution starts divided by its layer's mean activation, so the untrained
+    decoder sees inputs of about unit size.
     """
 
     family = "adain"
 
     def __init__(
-        self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None
+        self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None,
+        decoder: str = DECODERS[0],
     ):
-        decoder = Decoder()
+        if decoder not in DECODERS:
+            raise RequestError(f"unknown decoder {decoder!r}: use one of {', '.join(DECODERS)}")
+        network = SkipDecoder() if decoder == "skip" else Decoder()
         with torch.no_grad():
-            getattr(decoder, DECODER_CONVS[0]).weight /= LAYER_SCALE[ADAIN_LAYER]
-        super().__init__(decoder, content, styles, style_weight, vgg)
+            getattr(network, DECODER_CONVS[0]).weight /= LAYER_SCALE[ADAIN_LAYER]
+            if decoder == "skip":
+                for layer, _ in STAGES:  # the merge's last input channels are the skip's
+                    merge = getattr(network, "merge" + layer.removeprefix("relu")).weight
+                    merge[:, -CHANNELS[layer]:] /= LAYER_SCALE[layer]
+        super().__init__(network, content, styles, style_weight, vgg)
+        self.levels = network.levels
+        self.decoder = decoder
 
-    def generate(self, content, style, target):
-        return self.network(target.contiguous(memory_format=self.memory_format))
+    def generate(self, content, style, targets):
+        return self.network(*(t.contiguous(memory_format=self.memory_format) for t in targets))
+
+    def describe(self) -> dict[str, object]:
+        return super().describe() | {"decoder": self.decoder}
 
 
 class FastTask(_ArbitraryTask):
@@ -86,5 +107,5 @@ class FastTask(_ArbitraryTask):
     ):
         super().__init__(FastArbitraryNet(), content, styles, style_weight, vgg)
 
-    def generate(self, content, style, target):
+    def generate(self, content, style, targets):
         return self.network(content, self.network.style_code(style))

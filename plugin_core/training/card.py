@@ -20,7 +20,13 @@ CARD_FIELDS = (
     "final_losses", "training_seconds", "data", "data_licence", "command", "hardware", "date", "brushwork",
     "licence",
 )
-WEIGHTS_LICENCE = "MIT (brushwork); see data_licence for the training images' terms"
+FREE = frozenset({"public-domain", "CC0-1.0"})
+"""Licences that ask nothing of the weights."""
+ATTRIBUTION = frozenset({"CC-BY-4.0"})
+"""Licences that ask for credit (the card's data sources give it)."""
+GPL3_COMPATIBLE = frozenset({"GPL-2+", "GPL-3+", "CC-BY-SA-4.0"})
+"""Share-alike licences that GPL-3.0-or-later honours (GPL-2+ allows version 3; Creative Commons
+declared BY-SA 4.0 one-way compatible with GPLv3; FSF counts CC BY 4.0 compatible too)."""
 
 
 def hardware(device: torch.device) -> str:
@@ -47,6 +53,22 @@ def _data_licence(data: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
+def weights_licence(data: dict[str, object]) -> str:
+    """The licence the weights can carry given their training images' licences: MIT when every image
+    is free or asks only for credit, GPL-3.0-or-later when share-alike terms are among them, and
+    ``undetermined`` (with the reason) for a licence this table does not know or cannot combine."""
+    licences = set()
+    for description in data.values():
+        if isinstance(description, dict) and isinstance(description.get("licences"), dict):
+            licences |= set(description["licences"])
+    unknown = licences - FREE - ATTRIBUTION - GPL3_COMPATIBLE
+    if unknown or not licences:
+        return f"undetermined: the training images' licences include {', '.join(sorted(unknown)) or 'unknown ones'}"
+    if licences & GPL3_COMPATIBLE:
+        return "GPL-3.0-or-later (share-alike training images; credit: see data)"
+    return "MIT" + (" (credit the training images' authors: see data)" if licences & ATTRIBUTION else "")
+
+
 def model_card(name, task, settings, steps, seconds, rows, command, device) -> dict[str, object]:
     """Every field of ``CARD_FIELDS`` for a trained ``task`` network."""
     data = task.describe()
@@ -57,7 +79,7 @@ def model_card(name, task, settings, steps, seconds, rows, command, device) -> d
         "final_losses": _final_losses(rows), "training_seconds": round(seconds, 1), "data": data,
         "data_licence": _data_licence(data), "command": command, "hardware": hardware(device),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "brushwork": __version__,
-        "licence": WEIGHTS_LICENCE,
+        "licence": weights_licence(data),
     }
 
 

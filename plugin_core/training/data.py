@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -41,8 +42,17 @@ class ImageSet:
         self.images = [load_image(path, role).rgb[0].mul(255).round().to(torch.uint8) for path in paths]
 
     @classmethod
-    def from_folder(cls, folder: Path, role: str) -> ImageSet:
-        return cls(image_files(folder, role), role)
+    def from_folder(cls, folder: Path, role: str, exclude_licences: Collection[str] = ()) -> ImageSet:
+        """The images in ``folder``, less those whose licence in the data manifest is one of
+        ``exclude_licences`` (e.g. a share-alike licence the weights could not honour)."""
+        paths = image_files(folder, role)
+        if exclude_licences:
+            found = _manifest_rows(folder)
+            if found is None:
+                raise RequestError(f"cannot exclude licences: no {MANIFEST} in or above {folder}")
+            rows = found[1]
+            paths = [p for p in paths if rows.get(p.resolve(), {}).get("licence") not in exclude_licences]
+        return cls(paths, role)
 
     def __len__(self) -> int:
         return len(self.images)

@@ -10,9 +10,13 @@ A run lives in one folder:
     NAME.md            the model card
 
 Started again on the same folder, a run resumes from its checkpoint: the next step draws the
-same crops and gives the same update as a run that never stopped. The learning rate decays as
-``lr_t = lr / (1 + decay · t)`` (Huang & Belongie's schedule). On CUDA the forward passes run
-under autocast (bfloat16, or float16 with gradient scaling) with channels-last tensors.
+same crops and gives the same update as a run that never stopped. A new run can start its network
+from an exported model (``init``: a run's ``NAME.safetensors``, when its checkpoint is gone).
+The learning rate decays as ``lr_t = lr / (1 + decay · t)`` (Huang & Belongie's schedule).
+The forward passes run under autocast with channels-last tensors where the hardware computes a
+low precision natively (bfloat16 on CPUs with AMX or AVX512-BF16 and on CUDA, float16 with
+gradient scaling on CUDA); statistics, Gram matrices and losses stay float32, and
+``precision="float32"`` is the exact path.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from tqdm import tqdm
 from ..devices import resolve_device, resolve_dtype
 from ..errors import RequestError, WeightsError
 from ..files import atomic_path
-from ..tensor_files import write_tensors
+from ..networks.state import load_checked
+from ..tensor_files import read_tensors, write_tensors
 from .card import model_card, write_card
 from .plot import plot_losses
 
@@ -110,7 +115,7 @@ class _Run:
 
     def __init__(self, task: Task, settings: TrainSettings, device: torch.device, dtype: torch.dtype):
         self.task, self.settings, self.device = task, settings, device
-        self.autocast = device.type == "cuda" and dtype != torch.float32
+        self.autocast = dtype != torch.float32
         self.dtype = dtype
         self.optimizer = torch.optim.Adam(task.network.parameters(), lr=settings.learning_rate)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast and dtype == torch.float16)
@@ -141,6 +146,12 @@ class _Run:
         self.generator.set_state(state["generator"])
         self.step, self.seconds = state["step"], state["seconds"]
 
+    def initialise(self, path: Path) -> None:
+        """Start the network from an exported model (keys and shapes checked)."""
+        state = read_tensors(path, "initial weights")[0]
+        load_checked(self.task.network, state, str(path), f"the kind of model this run trains ({self.task.family})")
+        self.task.network.requires_grad_(True)
+
     def learning_rate(self) -> float:
         return self.settings.learning_rate / (1 + self.settings.lr_decay * self.step)
 
@@ -170,21 +181,27 @@ def train(
     quiet: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     stop_after_s: float | None = None,
+    init: Path | None = None,
 ) -> tuple[Path, int]:
     """Train ``task`` in folder ``run`` up to ``settings.steps`` (resuming a checkpoint there), then
     export ``run/NAME.safetensors`` and its card. Returns the exported file and the step reached.
 
     ``stop_after_s``: checkpoint and stop once this many seconds have passed (the export then holds
     the network so far, and the same call resumes): for machines that limit a command's time.
+    ``init``: an exported model the network starts from when the run has no checkpoint yet.
     """
     deadline = None if stop_after_s is None else time.monotonic() + stop_after_s
     device = resolve_device(settings.device)
-    dtype = resolve_dtype(settings.precision, device) if device.type == "cuda" else torch.float32
+    dtype = resolve_dtype(settings.precision, device)
+    if dtype == torch.float16 and device.type != "cuda":
+        raise RequestError("float16 training needs CUDA; on the CPU use auto, bfloat16 or float32")
     run.mkdir(parents=True, exist_ok=True)
-    task.to(device, channels_last=device.type == "cuda")
+    task.to(device, channels_last=device.type == "cuda" or dtype != torch.float32)
     state = _Run(task, settings, device, dtype)
     if (run / CHECKPOINT).is_file():
         state.restore(run / CHECKPOINT)
+    elif init is not None:
+        state.initialise(init)
     rows: list[dict[str, object]] = list(_read_log(run / LOSS_LOG, state.step))
     sums: dict[str, float] = {}
     task.network.train()

@@ -64,15 +64,21 @@ ADAIN_LAYER = "relu4_1"
 ADAIN_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
-def adain_target(vgg: VGG19, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, Features]:
-    """``(t, style features)``: ``t = AdaIN(φ(c), φ(s))`` at relu4_1 in the encoder's own units (what
-    a decoder is fed at inference), and the style's normalised features on ``ADAIN_STYLE_LAYERS``."""
+def adain_targets(
+    vgg: VGG19, content: torch.Tensor, style: torch.Tensor, levels: Sequence[str] = (ADAIN_LAYER,)
+) -> tuple[list[torch.Tensor], Features]:
+    """``([t_l], style features)``: ``t_l = AdaIN(φ_l(c), φ_l(s))`` for each of ``levels`` in the
+    encoder's own units (what a decoder is fed at inference), and the style's normalised features
+    on ``ADAIN_STYLE_LAYERS``."""
     with torch.no_grad():
-        content_features = vgg(content, [ADAIN_LAYER])[ADAIN_LAYER].float()
+        content_features = vgg(content, levels)
         style_features = features(vgg, style, ADAIN_STYLE_LAYERS)
-        style_statistics = channel_statistics(style_features[ADAIN_LAYER] * LAYER_SCALE[ADAIN_LAYER])
-        target = adain(content_features, channel_statistics(content_features), style_statistics)
-    return target, style_features
+        targets = []
+        for level in levels:
+            content_level = content_features[level].float()
+            style_statistics = channel_statistics(style_features[level] * LAYER_SCALE[level])
+            targets.append(adain(content_level, channel_statistics(content_level), style_statistics))
+    return targets, style_features
 
 
 def adain_losses(

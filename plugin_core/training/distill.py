@@ -1,0 +1,135 @@
+"""Teaching a one-pass network by a trained AdaIN model (knowledge distillation).
+
+The student sees what the teacher sees and learns to paint what the teacher paints:
+
+    T = D(AdaIN(E(c), E(s)))    (the teacher, under no_grad; every level its decoder reads)
+    L = ‖y − T‖₁ + Σ_l MSE(φ_l(y), φ_l(T)),    l ∈ relu1_1, relu2_1, relu3_1
+
+with ``φ`` brushwork's VGG19 normalised per layer (:data:`.losses.LAYER_SCALE`). The pixel term
+holds the colours, the shallow features the edges and brush texture. A regression onto a fixed
+target converges in far fewer steps than the style objective itself, and needs no VGG deeper
+than relu3_1 for the student's gradient: what lets a CPU train the students.
+
+* the fast model learns random (photo, painting) pairs: arbitrary style at its speed;
+* a feed-forward network learns one painting: the teacher's reading of it, at TransformerNet's speed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..image import load_image, resize
+from ..loaders import LoadedModel
+from ..methods.adain import adain, channel_statistics
+from ..networks.fast_arbitrary import FastArbitraryNet
+from ..networks.transformer_net import TransformerNet
+from ..networks.vgg import VGG19, load_vgg19
+from .data import ImageSet, describe_images
+from .loop import TrainSettings
+from .losses import features
+
+DISTILL_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
+
+
+class _DistillTask:
+    family = ""
+
+    def __init__(self, network: nn.Module, teacher: LoadedModel, content: ImageSet, vgg: VGG19 | None):
+        self.network, self.teacher, self.content = network, teacher, content
+        self.vgg = vgg if vgg is not None else load_vgg19()
+        self.memory_format = torch.contiguous_format
+
+    def _move(self, device: torch.device, channels_last: bool) -> None:
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        for module in (self.network, self.vgg, self.teacher.network):
+            module.to(device, memory_format=self.memory_format)
+        self.content.to(device)
+
+    def paint(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The teacher's image of every (content, style) pair (a style batch of 1 serves every content)."""
+        net = self.teacher.network
+        with torch.no_grad():
+            targets = [
+                adain(c, channel_statistics(c), channel_statistics(s))
+                for c, s in zip(net.encode(content), net.encode(style), strict=True)
+            ]
+            return net.decode(targets).clamp(0, 1)
+
+    def student(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def pair(self, generator: torch.Generator, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def losses(self, generator: torch.Generator, settings: TrainSettings) -> dict[str, torch.Tensor]:
+        content, style = (x.contiguous(memory_format=self.memory_format) for x in self.pair(generator, settings))
+        target = self.paint(content, style)
+        output = self.student(content, style)
+        with torch.no_grad():
+            wanted = features(self.vgg, target, DISTILL_LAYERS)
+        produced = features(self.vgg, output, DISTILL_LAYERS)
+        pixels = F.l1_loss(output.float(), target)
+        perceptual = sum(F.mse_loss(produced[layer], wanted[layer]) for layer in DISTILL_LAYERS)
+        return {"total": pixels + perceptual, "pixels": pixels, "features": perceptual}
+
+    def describe(self) -> dict[str, object]:
+        return {"content": describe_images(self.content.paths), "teacher": self.teacher.name,
+                "loss": f"L1 pixels + MSE of {', '.join(DISTILL_LAYERS)} to the teacher {self.teacher.name}'s image"}
+
+
+class FastDistillTask(_DistillTask):
+    """brushwork's fast model, taught arbitrary style by an AdaIN teacher on random pairs."""
+
+    family = "fast"
+
+    def __init__(self, content: ImageSet, styles: ImageSet, teacher: LoadedModel, vgg: VGG19 | None = None):
+        super().__init__(FastArbitraryNet(), teacher, content, vgg)
+        self.styles = styles
+
+    def to(self, device: torch.device, channels_last: bool) -> None:
+        self._move(device, channels_last)
+        self.styles.to(device)
+
+    def pair(self, generator, settings):
+        return (self.content.crops(settings.batch, settings.size, generator),
+                self.styles.crops(settings.batch, settings.size, generator))
+
+    def student(self, content, style):
+        return self.network(content, self.network.style_code(style))
+
+    def describe(self):
+        return super().describe() | {"style": describe_images(self.styles.paths)}
+
+
+class FeedForwardDistillTask(_DistillTask):
+    """A TransformerNet for one painting, taught by an AdaIN teacher: the painting is read at the
+    crops' pixel count, as the teacher reads a style at its content's size."""
+
+    family = "feedforward"
+
+    def __init__(self, content: ImageSet, style: Path, teacher: LoadedModel, vgg: VGG19 | None = None):
+        super().__init__(TransformerNet(), teacher, content, vgg)
+        self.style_path = style
+        self.style = load_image(style, "style").rgb
+        self._read: torch.Tensor | None = None
+
+    def to(self, device: torch.device, channels_last: bool) -> None:
+        self._move(device, channels_last)
+        self.style = self.style.to(device)
+
+    def pair(self, generator, settings):
+        if self._read is None:
+            height, width = self.style.shape[-2:]
+            scale = settings.size / (height * width) ** 0.5
+            self._read = resize(self.style, (max(8, round(height * scale)), max(8, round(width * scale))))
+        return self.content.crops(settings.batch, settings.size, generator), self._read
+
+    def student(self, content, style):
+        return self.network(content)
+
+    def describe(self):
+        return super().describe() | {"style": describe_images([self.style_path])}
