@@ -8,8 +8,9 @@ match wins:
 3. the project's own ``models/``;
 4. the user cache, ``$XDG_CACHE_HOME/brushwork`` (``~/.cache/brushwork``), where downloads go.
 
-Names in ``models/manifest.toml`` (URL, sha256, licence, citation) can be downloaded; any other
-name is a weight file's stem (``mystyle`` for ``mystyle.safetensors``) in those folders.
+Names in ``models/manifest.toml`` (sha256, licence, citation) are brushwork's own models, shipped
+in ``models/`` (no URL), or others' that can be downloaded (a URL); any other name is a weight
+file's stem (``mystyle`` for ``mystyle.safetensors``) in those folders.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ _host_dirs: list[Path] = []
 
 @dataclass(frozen=True)
 class ModelFile:
+    """One weight file; ``url`` is empty for a file that ships in brushwork's ``models/``."""
+
     name: str
-    url: str
+    url: str = ""
     sha256: str = ""
     archive: str | None = None
 
@@ -161,6 +164,9 @@ def _unzip_hint(file: ModelFile) -> str:
 
 def _find_known(model: KnownModel, file: ModelFile) -> Path:
     found = find_file(file.name)
+    if found is None and not file.url:
+        raise WeightsError(f"model {model.name!r} ships with brushwork, but {file.name} is in none of {_folders()}: "
+                           f"reinstall brushwork")
     if found is None:
         raise WeightsError(
             f"model {model.name!r} is not installed: {file.name} is in none of {_folders()}. "
@@ -246,6 +252,9 @@ def download(name: str, quiet: bool = False, manifest: dict[str, KnownModel] | N
     paths, archives = [], {}
     try:
         for file in manifest[name].files:
+            if not file.url:  # shipped with brushwork: nothing to download
+                paths.append(_find_known(manifest[name], file))
+                continue
             present = find_file(file.name)
             if present is not None and (not file.sha256 or sha256(present) == file.sha256):
                 paths.append(present)

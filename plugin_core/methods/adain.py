@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RequestError
@@ -41,6 +42,9 @@ from ..statistics import shared
 
 EPS = 1e-5
 MIN_STYLE_SIDE = 2 * SCALE
+MARGIN = 4 * SCALE
+"""Pixels reflected around the content and cropped off again: what the encoder's zero padding and
+the decoder do at the image's borders falls in this margin, not in the picture."""
 STYLE_CACHE_SIZE = 32
 """Style statistics kept per encoder (least recently used dropped first)."""
 
@@ -148,9 +152,15 @@ def target_features(
 def stylize(
     net: AdaINNet, content: torch.Tensor, regions: Sequence[Region], settings: AdaINSettings = AdaINSettings()
 ) -> torch.Tensor:
-    """Stylize ``content`` ``[B,3,H,W]`` (any size: it is padded to a multiple of 8 and cropped back)."""
+    """Stylize ``content`` ``[B,3,H,W]`` (any size: a margin is reflected around it, it is padded to a
+    multiple of 8, and the result is cropped back)."""
     height, width = content.shape[-2:]
-    padded = pad_to_multiple(content, SCALE)
+    margin = min(MARGIN, height - 1, width - 1)
+
+    def framed(image: torch.Tensor, mode: str) -> torch.Tensor:
+        return pad_to_multiple(F.pad(image, (margin,) * 4, mode=mode), SCALE, mode=mode)
+
+    padded = framed(content, "reflect")
     with torch.inference_mode():
         features = net.encode(padded)
         styles, masks = [], []  # per region: a list over levels
@@ -164,11 +174,11 @@ def stylize(
             ]
             weights = region.normalised_weights()
             styles.append([mix([s[level] for s in statistics], weights) for level in range(len(features))])
-            mask = None if region.mask is None else pad_to_multiple(region.mask.to(content), SCALE, mode="replicate")
+            mask = None if region.mask is None else framed(region.mask.to(content), "replicate")
             masks.append([None if mask is None else resize_mask(mask, f.shape[-2:]) for f in features])
         targets = [
             target_features(f, [s[level] for s in styles], [m[level] for m in masks], settings.alpha)
             for level, f in enumerate(features)
         ]
         image = net.decode(targets)
-    return image[..., :height, :width].clamp(0, 1).contiguous()
+    return image[..., margin : margin + height, margin : margin + width].clamp(0, 1).contiguous()

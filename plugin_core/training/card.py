@@ -22,7 +22,7 @@ CARD_FIELDS = (
 )
 FREE = frozenset({"public-domain", "CC0-1.0"})
 """Licences that ask nothing of the weights."""
-ATTRIBUTION = frozenset({"CC-BY-4.0"})
+ATTRIBUTION = frozenset({"CC-BY-4.0", "MIT"})
 """Licences that ask for credit (the card's data sources give it)."""
 GPL3_COMPATIBLE = frozenset({"GPL-2+", "GPL-3+", "CC-BY-SA-4.0"})
 """Share-alike licences that GPL-3.0-or-later honours (GPL-2+ allows version 3; Creative Commons
@@ -51,6 +51,14 @@ def _data_licence(data: dict[str, object]) -> str:
             text = licences if isinstance(licences, str) else ", ".join(f"{k} x{v}" for k, v in licences.items())
             parts.append(f"{role}: {text}")
     return "; ".join(parts)
+
+
+def teacher_licence(card_licence: str) -> str:
+    """A teacher model's card licence as a data licence: what a student it taught inherits."""
+    for weights, data in (("GPL-3.0-or-later", "GPL-3+"), ("MIT", "MIT")):
+        if card_licence.startswith(weights):
+            return data
+    return card_licence or "unknown"
 
 
 def weights_licence(data: dict[str, object]) -> str:

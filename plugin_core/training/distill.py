@@ -28,6 +28,8 @@ from ..methods.adain import adain, channel_statistics
 from ..networks.fast_arbitrary import FastArbitraryNet
 from ..networks.transformer_net import TransformerNet
 from ..networks.vgg import VGG19, load_vgg19
+from ..tensor_files import read_tensors
+from .card import teacher_licence
 from .data import ImageSet, describe_images
 from .loop import TrainSettings
 from .losses import features
@@ -77,7 +79,9 @@ class _DistillTask:
         return {"total": pixels + perceptual, "pixels": pixels, "features": perceptual}
 
     def describe(self) -> dict[str, object]:
-        return {"content": describe_images(self.content.paths), "teacher": self.teacher.name,
+        card = read_tensors(self.teacher.paths[0], "teacher weights")[1]
+        teacher = {"model": self.teacher.name, "licences": {teacher_licence(card.get("licence", "")): 1}}
+        return {"content": describe_images(self.content.paths), "teacher": teacher,
                 "loss": f"L1 pixels + MSE of {', '.join(DISTILL_LAYERS)} to the teacher {self.teacher.name}'s image"}
 
 
