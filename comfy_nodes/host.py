@@ -40,8 +40,8 @@ def register_model_folder() -> None:
 
 
 def model_choices() -> list[str]:
-    """The files in ComfyUI's style-transfer folders, then brushwork's installed models by name
-    (those not already listed as ComfyUI's files)."""
+    """brushwork's shipped models by name, then the files in ComfyUI's style-transfer folders, then
+    the other installed models by name (those not already listed as ComfyUI's files)."""
     files = sorted(set(folder_paths.get_filename_list(MODEL_FOLDER))) if folder_paths is not None else []
     listed = {Path(file).name for file in files}
     manifest = registry.read_manifest()
@@ -49,8 +49,9 @@ def model_choices() -> list[str]:
         name for name, model in manifest.items()
         if all(registry.find_file(f.name) for f in model.files) and not {f.name for f in model.files} <= listed
     ]
+    shipped = [name for name in installed if all(not f.url for f in manifest[name].files)]
     own = sorted({path.stem for path in registry.other_files(manifest) if path.name not in listed})
-    return files + installed + own
+    return shipped + files + [name for name in installed if name not in shipped] + own
 
 
 def model_path(choice: str) -> str:

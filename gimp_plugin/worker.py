@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plugin_core import api
+from plugin_core import api, registry
 from plugin_core.color import luminance
 from plugin_core.errors import BrushworkError, RequestError
 from plugin_core.files import atomic_path
@@ -47,9 +47,7 @@ def paint(folder: Path, report: Callable[[float], None]) -> np.ndarray:
         mask = torch.from_numpy(np.load(folder / "mask.npy", allow_pickle=False).astype(np.float32))[None, None]
     method = request["method"]
     if method == "feedforward":
-        if not request.get("model"):
-            raise RequestError("the feed-forward method needs a model: name one (see `brushwork models list`)")
-        style = Style(model=request["model"])
+        style = Style(model=request.get("model") or registry.default_model("feedforward"))
     elif request.get("style"):
         style = Style(load_image(request["style"], "style").rgb)
     elif (folder / "style.npy").is_file():

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "all styles paint that region.",
     )
     s.add_argument("content", type=Path, help="the photo to stylize (with --batch: a folder of frames)")
-    s.add_argument("--method", default="gatys", help=f"one of {', '.join(api.METHODS)} (default gatys)")
+    s.add_argument("--method", default=api.DEFAULT_METHOD,
+                   help=f"one of {', '.join(api.METHODS)} (default {api.DEFAULT_METHOD})")
     s.add_argument("--style", "-s", type=Path, action="append", default=[], help="style image (repeatable)")
     s.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
                    help="adain: the decoder; fast: the fast model (default: the installed one); "
@@ -163,6 +164,9 @@ def _train_parser(commands) -> None:
                            help="learn to paint what this AdaIN model paints (distillation) instead of "
                                 "learning the style loss itself")
         if family == "adain":
+            f.add_argument("--content-layers", type=_names, default=arbitrary.ADAIN_CONTENT_LAYERS, metavar="L,L",
+                           help="layers whose AdaIN targets the output must match (default relu4_1, as "
+                                "Huang & Belongie; relu3_1,relu4_1 keeps more of the photo's structure)")
             f.add_argument("--decoder", default=arbitrary.DECODERS[0], choices=arbitrary.DECODERS,
                            help="skip: brushwork's decoder reading relu1_1..relu4_1 (default); "
                                 "classic: the published relu4_1-only layout")
@@ -398,7 +402,8 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]
     else:
         styles = ImageSet.from_folder(args.style, "style", args.exclude_licence)
         if family == "adain":
-            task = arbitrary.AdaINTask(content, styles, args.style_weight, decoder=args.decoder)
+            task = arbitrary.AdaINTask(content, styles, args.style_weight, decoder=args.decoder,
+                                       content_layers=args.content_layers)
         elif teacher is not None:
             task = distill.FastDistillTask(content, styles, teacher)
         else:

@@ -11,7 +11,7 @@ from plugin_core.methods import gatys
 from plugin_core.networks.vgg import shared_vgg19
 from plugin_core.regions import Region, Style
 
-FAST = {"size": 96, "steps": 6, "device": "cpu"}
+FAST = {"method": "gatys", "size": 96, "steps": 6, "device": "cpu"}
 
 
 def test_strength_mapping_brackets_the_classic_ratio():
@@ -47,10 +47,10 @@ def test_masked_region_changes_and_the_rest_stays_the_photo(photo, painting):
 
 
 def test_colour_preservation_after(photo, painting):
-    out = api.stylize(api.simple_request(photo, [painting], color="luminance", size=None, steps=6, device="cpu"))
+    out = api.stylize(api.simple_request(photo, [painting], method="gatys", color="luminance", size=None, steps=6, device="cpu"))
     chroma_error = (rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(photo)[:, 1:]).abs()
     assert chroma_error.mean() < 0.005  # exact but for pixels clamped back into 0..1
-    out = api.stylize(api.simple_request(photo, [painting], color="histogram", size=None, steps=6, device="cpu"))
+    out = api.stylize(api.simple_request(photo, [painting], method="gatys", color="histogram", size=None, steps=6, device="cpu"))
     for c in range(3):
         assert torch.allclose(out[0, c].flatten().sort().values, photo[0, c].flatten().sort().values, atol=0.01)
 
@@ -65,7 +65,7 @@ def test_colour_preservation_before_recolours_the_styles(photo, painting, color,
         return real(vgg, content, regions, *args, **kwargs)
 
     monkeypatch.setattr(gatys, "stylize", spy)
-    api.stylize(api.simple_request(photo, [painting], color=color, color_when="before", size=None, steps=2,
+    api.stylize(api.simple_request(photo, [painting], method="gatys", color=color, color_when="before", size=None, steps=2,
                                    device="cpu"))
     content, style = seen[0]
     assert not torch.allclose(style, painting)

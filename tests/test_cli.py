@@ -17,7 +17,7 @@ from plugin_core.image import load_image
 from .conftest import EXAMPLES
 from .weights import brushwork_decoder, fast_neural_style_state
 
-FAST = ["--size", "64", "--steps", "4", "--quiet"]
+FAST = ["--method", "gatys", "--size", "64", "--steps", "4", "--quiet"]
 
 
 @pytest.fixture

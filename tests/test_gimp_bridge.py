@@ -70,10 +70,16 @@ def test_a_style_layer_can_be_the_style(tmp_path):
     assert worker.main([str(folder)]) == 0
 
 
+def test_a_feed_forward_request_without_a_model_paints_with_the_shipped_default(tmp_path):
+    folder = request_folder(tmp_path / "request", method="feedforward", style=None, model="")
+    assert worker.main([str(folder)]) == 0
+    assert np.abs(np.load(folder / "result.npy") - photo_pixels(3)).mean() > 0.02
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"style": "/nowhere/painting.jpg"}, "error style /nowhere/painting.jpg does not exist"),
     ({"style": None}, "error the gatys method needs a style image or a style layer"),
-    ({"method": "feedforward"}, "error the feed-forward method needs a model"),
+    ({"method": "feedforward", "model": "picasso"}, "error unknown model 'picasso'"),
     ({"method": "adain", "model": "/nowhere/decoder.safetensors"}, "does not exist"),
     ({"method": "cubism"}, "error unknown method 'cubism'"),
 ])

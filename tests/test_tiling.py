@@ -158,7 +158,7 @@ def test_gram_optimisation_refines_the_scales_above_a_tile_tile_by_tile(vgg, lar
     The result is nearer the untiled result than either is to the photo, its style loss
     (whole image, against the style's Grams) falls well below the photo's, and every tile reports."""
     reports = []
-    options = dict(size=None, steps=16, style_size=TILE)
+    options = dict(method="gatys", size=None, steps=16, style_size=TILE)
     result = api.stylize(api.simple_request(large_photo, [style], tile=TILE, progress=reports.append, **options))
     whole = api.stylize(api.simple_request(large_photo, [style], tile=0, **options))
     assert result.shape == large_photo.shape and torch.isfinite(result).all()

@@ -24,7 +24,7 @@ from .conftest import EXAMPLES, example
 from .weights import brushwork_decoder
 
 TINY = {"batch": 2, "size": 64, "device": "cpu", "precision": "float32", "log_every": 5, "checkpoint_every": 10}
-LEARNING_RATE = {"adain": 1e-4, "adain-classic": 1e-4, "fast": 1e-3, "feedforward": 1e-3,
+LEARNING_RATE = {"adain": 1e-4, "adain-classic": 1e-4, "adain-relu3_1": 1e-4, "fast": 1e-3, "feedforward": 1e-3,
                  "fast-distilled": 1e-3, "feedforward-distilled": 1e-3}
 
 
@@ -63,6 +63,8 @@ def make_task(family: str, folders, vgg, seed: int = 0, teacher=None):
         return FastDistillTask(content, styles, teacher, vgg=vgg)
     if family == "adain-classic":
         return AdaINTask(content, styles, vgg=vgg, decoder="classic")
+    if family == "adain-relu3_1":
+        return AdaINTask(content, styles, vgg=vgg, content_layers=("relu3_1", "relu4_1"))
     return (AdaINTask if family == "adain" else FastTask)(content, styles, vgg=vgg)
 
 
@@ -133,6 +135,12 @@ def test_init_from_another_family_is_refused(folders, vgg, tmp_path):
     with pytest.raises(WeightsError, match=r"fast\.safetensors is not the kind of model this run trains \(adain\)"):
         train(make_task("adain", folders, vgg), settings("adain", 1, log_every=1, checkpoint_every=1),
               tmp_path / "adain", "adain", "t", quiet=True, init=exported)
+
+
+def test_adain_content_layers_are_checked(folders, vgg):
+    with pytest.raises(RequestError, match="AdaIN content layers must be among relu1_1, .*, not relu5_1"):
+        AdaINTask(ImageSet.from_folder(folders[0], "c"), ImageSet.from_folder(folders[1], "s"), vgg=vgg,
+                  content_layers=("relu5_1",))
 
 
 def test_licences_can_be_left_out_of_the_training_set(folders):

@@ -27,8 +27,8 @@ from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
 PROCEDURE = "plug-in-brushwork-style-transfer"
 CONFIG = Path(__file__).with_name("brushwork.json")
 METHODS = (
-    ("gatys", "Gram optimisation (any style image; slow, finest)"),
     ("adain", "AdaIN (any style image; one pass)"),
+    ("gatys", "Gram optimisation (any style image; slow, finest)"),
     ("fast", "Fast arbitrary (any style image; fastest)"),
     ("feedforward", "Feed-forward model (a trained style)"),
 )
@@ -202,7 +202,7 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
                                     Gimp.FileChooserAction.OPEN, True, None, flags)
         procedure.add_layer_argument("style-layer", "Style la_yer", "A layer of an open image as the style "
                                      "(instead of the file)", True, flags)
-        procedure.add_choice_argument("method", "_Method", "How to paint", _choice(METHODS), "gatys", flags)
+        procedure.add_choice_argument("method", "_Method", "How to paint", _choice(METHODS), "adain", flags)
         procedure.add_string_argument("model", "Mo_del", "AdaIN decoder, fast or feed-forward model: a name "
                                       "from `brushwork models list` or a file (empty: the installed default)",
                                       "", flags)

@@ -18,10 +18,12 @@ from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder
 from ..networks.vgg import VGG19, load_vgg19
 from .data import ImageSet, describe_images
 from .loop import TrainSettings
-from .losses import ADAIN_LAYER, LAYER_SCALE, adain_losses, adain_targets
+from .losses import ADAIN_LAYER, ADAIN_STYLE_LAYERS, LAYER_SCALE, adain_losses, adain_targets
 
 STYLE_WEIGHT = 10.0
 """λ, Huang & Belongie's default."""
+ADAIN_CONTENT_LAYERS = (ADAIN_LAYER,)
+"""Huang & Belongie's content layer."""
 DECODERS = ("skip", "classic")
 """brushwork's decoder with skips (:mod:`..networks.skip_decoder`), or the published relu4_1-only layout."""
 
@@ -30,10 +32,11 @@ class _ArbitraryTask:
     family = ""
 
     def __init__(self, network: nn.Module, content: ImageSet, styles: ImageSet, style_weight: float,
-                 vgg: VGG19 | None):
+                 vgg: VGG19 | None, content_layers: tuple[str, ...] = ADAIN_CONTENT_LAYERS):
         self.network = network
         self.content, self.styles = content, styles
         self.style_weight = style_weight
+        self.content_layers = content_layers
         self.vgg = vgg if vgg is not None else load_vgg19()
         self.memory_format = torch.contiguous_format
 
@@ -45,6 +48,7 @@ class _ArbitraryTask:
         self.styles.to(device)
 
     levels: tuple[str, ...] = (ADAIN_LAYER,)
+    """The layers whose AdaIN targets the network is fed (and the content layers are among)."""
 
     def generate(self, content: torch.Tensor, style: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -54,13 +58,17 @@ class _ArbitraryTask:
             images.crops(settings.batch, settings.size, generator).contiguous(memory_format=self.memory_format)
             for images in (self.content, self.styles)
         )
-        targets, style_features = adain_targets(self.vgg, content, style, self.levels)
-        generated = self.generate(content, style, targets)
-        return adain_losses(self.vgg, generated, targets[-1], style_features, self.style_weight)
+        levels = tuple(dict.fromkeys(self.levels + self.content_layers))
+        targets, style_features = adain_targets(self.vgg, content, style, levels)
+        by_layer = dict(zip(levels, targets, strict=True))
+        generated = self.generate(content, style, [by_layer[level] for level in self.levels])
+        content_targets = {layer: by_layer[layer] for layer in self.content_layers}
+        return adain_losses(self.vgg, generated, content_targets, style_features, self.style_weight)
 
     def describe(self) -> dict[str, object]:
         return {"content": describe_images(self.content.paths), "style": describe_images(self.styles.paths),
-                "loss": f"relu4_1 content + {self.style_weight} x mean/std style on relu1_1..relu4_1"}
+                "loss": f"{' + '.join(self.content_layers)} content + {self.style_weight} x mean/std style on "
+                        f"relu1_1..relu4_1"}
 
 
 class AdaINTask(_ArbitraryTask):
@@ -75,7 +83,7 @@ class AdaINTask(_ArbitraryTask):
 
     def __init__(
         self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None,
-        decoder: str = DECODERS[0],
+        decoder: str = DECODERS[0], content_layers: tuple[str, ...] = ADAIN_CONTENT_LAYERS,
     ):
         if decoder not in DECODERS:
             raise RequestError(f"unknown decoder {decoder!r}: use one of {', '.join(DECODERS)}")
@@ -86,7 +94,11 @@ class AdaINTask(_ArbitraryTask):
                 for layer, _ in STAGES:  # the merge's last input channels are the skip's
                     merge = getattr(network, "merge" + layer.removeprefix("relu")).weight
                     merge[:, -CHANNELS[layer]:] /= LAYER_SCALE[layer]
-        super().__init__(network, content, styles, style_weight, vgg)
+        unknown = set(content_layers) - set(ADAIN_STYLE_LAYERS)
+        if unknown:
+            raise RequestError(f"AdaIN content layers must be among {', '.join(ADAIN_STYLE_LAYERS)}, "
+                               f"not {', '.join(sorted(unknown))}")
+        super().__init__(network, content, styles, style_weight, vgg, content_layers)
         self.levels = network.levels
         self.decoder = decoder
 

@@ -82,11 +82,11 @@ def adain_targets(
 
 
 def adain_losses(
-    vgg: VGG19, generated: torch.Tensor, target: torch.Tensor, style: Features, style_weight: float
+    vgg: VGG19, generated: torch.Tensor, targets: dict[str, torch.Tensor], style: Features, style_weight: float
 ) -> dict[str, torch.Tensor]:
-    """Huang & Belongie's objective ``L = L_c + λ L_s``: relu4_1 of the image against the AdaIN target,
-    mean/std of relu1_1..relu4_1 against the style's."""
+    """Huang & Belongie's objective ``L = L_c + λ L_s``: each ``targets`` layer of the image against
+    its AdaIN target (relu4_1 in the paper), mean/std of relu1_1..relu4_1 against the style's."""
     produced = features(vgg, generated, ADAIN_STYLE_LAYERS)
-    content = F.mse_loss(produced[ADAIN_LAYER], target / LAYER_SCALE[ADAIN_LAYER])
+    content = sum(F.mse_loss(produced[layer], target / LAYER_SCALE[layer]) for layer, target in targets.items())
     style_loss = mean_std_loss(produced, style)
     return {"total": content + style_weight * style_loss, "content": content, "style": style_loss}

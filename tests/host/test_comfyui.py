@@ -133,7 +133,8 @@ def test_every_node_is_registered(comfyui):
     missing = [name for name in NODE_CLASS_MAPPINGS if name not in info]
     assert not missing, f"not registered: {missing}\n{log.read_text()[-3000:]}"
     choices = info["BrushworkLoadStyleModel"]["input"]["required"]["model_name"][0]
-    assert "candy.pth" in choices and "adain-pytorch" in choices
+    assert {"candy.pth", "adain-pytorch", "brushwork-adain", "brushwork-fast", "waves"} <= set(choices)
+    assert choices.index("brushwork-adain") < choices.index("adain-pytorch")  # the shipped models come first
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
