@@ -47,10 +47,10 @@ def test_masked_region_changes_and_the_rest_stays_the_photo(photo, painting):
 
 
 def test_colour_preservation_after(photo, painting):
-    out = api.stylize(api.simple_request(photo, [painting], method="gatys", color="luminance", size=None, steps=6, device="cpu"))
+    out = api.stylize(api.simple_request(photo, [painting], color="luminance", **(FAST | {"size": None})))
     chroma_error = (rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(photo)[:, 1:]).abs()
     assert chroma_error.mean() < 0.005  # exact but for pixels clamped back into 0..1
-    out = api.stylize(api.simple_request(photo, [painting], method="gatys", color="histogram", size=None, steps=6, device="cpu"))
+    out = api.stylize(api.simple_request(photo, [painting], color="histogram", **(FAST | {"size": None})))
     for c in range(3):
         assert torch.allclose(out[0, c].flatten().sort().values, photo[0, c].flatten().sort().values, atol=0.01)
 
@@ -65,8 +65,8 @@ def test_colour_preservation_before_recolours_the_styles(photo, painting, color,
         return real(vgg, content, regions, *args, **kwargs)
 
     monkeypatch.setattr(gatys, "stylize", spy)
-    api.stylize(api.simple_request(photo, [painting], method="gatys", color=color, color_when="before", size=None, steps=2,
-                                   device="cpu"))
+    api.stylize(api.simple_request(photo, [painting], color=color, color_when="before",
+                                   **(FAST | {"size": None, "steps": 2})))
     content, style = seen[0]
     assert not torch.allclose(style, painting)
     if color == "luminance":  # the transfer itself runs on grey images
