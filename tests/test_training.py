@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -127,6 +128,16 @@ def test_a_new_run_starts_from_an_exported_model(folders, vgg, tmp_path):
     trained_last = logged_totals(tmp_path / "first")[-1]
     assert first_losses["continued"][0] < 0.5 * first_losses["fresh"][0]
     assert first_losses["continued"][0] < 2 * trained_last
+
+
+def test_a_run_continued_under_another_command_records_its_phases(folders, vgg, tmp_path):
+    for steps, command in ((2, "first recipe"), (4, "first recipe"), (6, "second recipe")):
+        path, _ = train(make_task("fast", folders, vgg), settings("fast", steps, log_every=1, checkpoint_every=1),
+                        tmp_path, "phased", command, quiet=True)
+    card = read_tensors(path)[1]
+    assert json.loads(card["phases"]) == [{"from_step": 0, "command": "first recipe"},
+                                          {"from_step": 4, "command": "second recipe"}]
+    assert card["command"] == "second recipe" and card["steps"] == "6"
 
 
 def test_init_from_another_family_is_refused(folders, vgg, tmp_path):

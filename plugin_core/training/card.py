@@ -17,7 +17,7 @@ from ..files import atomic_path
 
 CARD_FIELDS = (
     "name", "family", "architecture", "parameters", "steps", "batch", "crop", "learning_rate", "seed",
-    "final_losses", "training_seconds", "data", "data_licence", "command", "hardware", "date", "brushwork",
+    "final_losses", "training_seconds", "data", "data_licence", "command", "phases", "hardware", "date", "brushwork",
     "licence",
 )
 FREE = frozenset({"public-domain", "CC0-1.0"})
@@ -77,15 +77,17 @@ def weights_licence(data: dict[str, object]) -> str:
     return "MIT" + (" (credit the training images' authors: see data)" if licences & ATTRIBUTION else "")
 
 
-def model_card(name, task, settings, steps, seconds, rows, command, device) -> dict[str, object]:
-    """Every field of ``CARD_FIELDS`` for a trained ``task`` network."""
+def model_card(name, task, settings, steps, seconds, rows, phases, device) -> dict[str, object]:
+    """Every field of ``CARD_FIELDS`` for a trained ``task`` network; ``phases``: the commands the run
+    went through, each from the step it took over (``command`` is the last)."""
     data = task.describe()
     return {
         "name": name, "family": task.family, "architecture": type(task.network).__name__,
         "parameters": sum(p.numel() for p in task.network.parameters()), "steps": steps, "batch": settings.batch,
         "crop": settings.size, "learning_rate": settings.learning_rate, "seed": settings.seed,
         "final_losses": _final_losses(rows), "training_seconds": round(seconds, 1), "data": data,
-        "data_licence": _data_licence(data), "command": command, "hardware": hardware(device),
+        "data_licence": _data_licence(data), "command": phases[-1]["command"], "phases": phases,
+        "hardware": hardware(device),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "brushwork": __version__,
         "licence": weights_licence(data),
     }

@@ -122,10 +122,17 @@ class _Run:
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.step = 0
         self.seconds = 0.0
+        self.phases: list[dict[str, object]] = []
+        """``{"from_step", "command"}`` each time the run went on under another command (a new recipe)."""
+
+    def begin(self, command: str) -> None:
+        """Record ``command`` as a new phase unless it is the one the run is already under."""
+        if not self.phases or self.phases[-1]["command"] != command:
+            self.phases.append({"from_step": self.step, "command": command})
 
     def state(self) -> dict:
         return {
-            "family": self.task.family, "step": self.step, "seconds": self.seconds,
+            "family": self.task.family, "step": self.step, "seconds": self.seconds, "phases": json.dumps(self.phases),
             "network": self.task.network.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(), "generator": self.generator.get_state(),
             "settings": json.dumps(asdict(self.settings)),
@@ -145,6 +152,7 @@ class _Run:
         self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["generator"])
         self.step, self.seconds = state["step"], state["seconds"]
+        self.phases = json.loads(state.get("phases", "[]"))
 
     def initialise(self, path: Path) -> None:
         """Start the network from an exported model (keys and shapes checked)."""
@@ -202,6 +210,7 @@ def train(
         state.restore(run / CHECKPOINT)
     elif init is not None:
         state.initialise(init)
+    state.begin(command)
     rows: list[dict[str, object]] = list(_read_log(run / LOSS_LOG, state.step))
     sums: dict[str, float] = {}
     task.network.train()
@@ -238,12 +247,12 @@ def train(
         bar.close()
     if rows:
         plot_losses(rows, run / LOSS_PLOT, title=f"{name} ({task.family})")
-    return export(task, state, rows, run, name, command), state.step
+    return export(task, state, rows, run, name), state.step
 
 
-def export(task: Task, state: _Run, rows: list[dict[str, object]], run: Path, name: str, command: str) -> Path:
+def export(task: Task, state: _Run, rows: list[dict[str, object]], run: Path, name: str) -> Path:
     """``run/NAME.safetensors`` (float16, card in the metadata) and ``run/NAME.md``."""
-    card = model_card(name, task, state.settings, state.step, state.seconds, rows, command, state.device)
+    card = model_card(name, task, state.settings, state.step, state.seconds, rows, state.phases, state.device)
     weights = {key: value.detach().cpu().half() for key, value in task.network.state_dict().items()}
     path = write_tensors(run / f"{name}.safetensors", weights, card)
     write_card(run / f"{name}.md", card)
