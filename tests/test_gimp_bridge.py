@@ -130,6 +130,8 @@ def test_install_doctor_uninstall(tmp_path, capsys):
     assert json.loads(plugin.with_name("brushwork.json").read_text())["python"] == sys.executable
     checks = {check.what: check for check in bridge.doctor(tmp_path)}
     assert all(checks[what].ok for what in ("GIMP profile", "plug-in", "config", "worker", "VGG19 weights"))
+    shipped = {"AdaIN model": "brushwork-adain", "fast model": "brushwork-fast", "feed-forward model": "waves"}
+    assert {what: checks[what].detail for what in shipped} == shipped and all(checks[w].ok for w in shipped)
     plugin.write_text("# an older plug-in\n")
     assert "outdated" in {check.what: check for check in bridge.doctor(tmp_path)}["plug-in"].detail
     assert main(["gimp", "uninstall", "--gimp-dir", str(tmp_path)]) == 0

@@ -206,8 +206,9 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
         procedure.add_string_argument("model", "Mo_del", "AdaIN decoder, fast or feed-forward model: a name "
                                       "from `brushwork models list` or a file (empty: the installed default)",
                                       "", flags)
-        procedure.add_double_argument("strength", "Stren_gth", "0 = the photo, 1 = all style "
-                                      "(Gram optimisation: 0.5 is the classic balance)", 0.0, 1.0, 0.5, flags)
+        procedure.add_double_argument("strength", "Stren_gth", "0 = the photo, 1 = all style (the one-pass "
+                                      "methods' default; Gram optimisation: 0.5 is the classic balance)",
+                                      0.0, 1.0, 1.0, flags)
         procedure.add_choice_argument("color", "Colo_urs", "Colour preservation", _choice(COLORS), "none", flags)
         procedure.add_int_argument("size", "_Working size", "Long side the painting is made at, then scaled "
                                    "to the layer (0: the layer's own size)", 0, 8192, 1024, flags)

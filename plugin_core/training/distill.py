@@ -3,12 +3,16 @@
 The student sees what the teacher sees and learns to paint what the teacher paints:
 
     T = D(AdaIN(E(c), E(s)))    (the teacher, under no_grad; every level its decoder reads)
-    L = ‖y − T‖₁ + Σ_l MSE(φ_l(y), φ_l(T)),    l ∈ relu1_1, relu2_1, relu3_1
+    L = ‖y − T‖₁ + Σ_l MSE(φ_l(y), φ_l(T)) + μ Σ_k ‖m(φ_k(y)) − m(φ_k(T))‖² + ‖σ(φ_k(y)) − σ(φ_k(T))‖²,
+        l ∈ relu1_1, relu2_1, relu3_1,    k ∈ relu1_1 .. relu4_1
 
-with ``φ`` brushwork's VGG19 normalised per layer (:data:`.losses.LAYER_SCALE`). The pixel term
-holds the colours, the shallow features the edges and brush texture. A regression onto a fixed
-target converges in far fewer steps than the style objective itself, and needs no VGG deeper
-than relu3_1 for the student's gradient: what lets a CPU train the students.
+with ``φ`` brushwork's VGG19 normalised per layer (:data:`.losses.LAYER_SCALE`) and ``m, σ``
+per-channel means and standard deviations. The pixel term holds the colours, the shallow
+features the edges and brush texture. A regression onto a fixed target converges in far fewer
+steps than the style objective itself, and without the statistics term (``μ = 0``) needs no VGG
+deeper than relu3_1 for the student's gradient: what lets a CPU train the students. A small
+student regresses towards an average and paints more timidly than its teacher; the statistics
+term (``μ > 0``) asks for the teacher's texture energy as well.
 
 * the fast model learns random (photo, painting) pairs: arbitrary style at its speed;
 * a feed-forward network learns one painting: the teacher's reading of it, at TransformerNet's speed.
@@ -32,7 +36,7 @@ from ..tensor_files import read_tensors
 from .card import teacher_licence
 from .data import ImageSet, describe_images
 from .loop import TrainSettings
-from .losses import features
+from .losses import ADAIN_STYLE_LAYERS, features, mean_std_loss
 
 DISTILL_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
@@ -40,8 +44,10 @@ DISTILL_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 class _DistillTask:
     family = ""
 
-    def __init__(self, network: nn.Module, teacher: LoadedModel, content: ImageSet, vgg: VGG19 | None):
+    def __init__(self, network: nn.Module, teacher: LoadedModel, content: ImageSet, vgg: VGG19 | None,
+                 statistics_weight: float):
         self.network, self.teacher, self.content = network, teacher, content
+        self.statistics_weight = statistics_weight
         self.vgg = vgg if vgg is not None else load_vgg19()
         self.memory_format = torch.contiguous_format
 
@@ -71,18 +77,25 @@ class _DistillTask:
         content, style = (x.contiguous(memory_format=self.memory_format) for x in self.pair(generator, settings))
         target = self.paint(content, style)
         output = self.student(content, style)
+        layers = ADAIN_STYLE_LAYERS if self.statistics_weight else DISTILL_LAYERS
         with torch.no_grad():
-            wanted = features(self.vgg, target, DISTILL_LAYERS)
-        produced = features(self.vgg, output, DISTILL_LAYERS)
+            wanted = features(self.vgg, target, layers)
+        produced = features(self.vgg, output, layers)
         pixels = F.l1_loss(output.float(), target)
         perceptual = sum(F.mse_loss(produced[layer], wanted[layer]) for layer in DISTILL_LAYERS)
-        return {"total": pixels + perceptual, "pixels": pixels, "features": perceptual}
+        losses = {"pixels": pixels, "features": perceptual}
+        if self.statistics_weight:
+            losses["statistics"] = mean_std_loss(produced, wanted)
+        return {"total": pixels + perceptual + self.statistics_weight * losses.get("statistics", 0.0), **losses}
 
     def describe(self) -> dict[str, object]:
         card = read_tensors(self.teacher.paths[0], "teacher weights")[1]
         teacher = {"model": self.teacher.name, "licences": {teacher_licence(card.get("licence", "")): 1}}
+        statistics = (f" + {self.statistics_weight} x mean/std of {ADAIN_STYLE_LAYERS[0]}..{ADAIN_STYLE_LAYERS[-1]}"
+                      if self.statistics_weight else "")
         return {"content": describe_images(self.content.paths), "teacher": teacher,
-                "loss": f"L1 pixels + MSE of {', '.join(DISTILL_LAYERS)} to the teacher {self.teacher.name}'s image"}
+                "loss": f"L1 pixels + MSE of {', '.join(DISTILL_LAYERS)}{statistics} to the teacher "
+                        f"{self.teacher.name}'s image"}
 
 
 class FastDistillTask(_DistillTask):
@@ -90,8 +103,9 @@ class FastDistillTask(_DistillTask):
 
     family = "fast"
 
-    def __init__(self, content: ImageSet, styles: ImageSet, teacher: LoadedModel, vgg: VGG19 | None = None):
-        super().__init__(FastArbitraryNet(), teacher, content, vgg)
+    def __init__(self, content: ImageSet, styles: ImageSet, teacher: LoadedModel, vgg: VGG19 | None = None,
+                 statistics_weight: float = 0.0):
+        super().__init__(FastArbitraryNet(), teacher, content, vgg, statistics_weight)
         self.styles = styles
 
     def to(self, device: torch.device, channels_last: bool) -> None:
@@ -115,8 +129,9 @@ class FeedForwardDistillTask(_DistillTask):
 
     family = "feedforward"
 
-    def __init__(self, content: ImageSet, style: Path, teacher: LoadedModel, vgg: VGG19 | None = None):
-        super().__init__(TransformerNet(), teacher, content, vgg)
+    def __init__(self, content: ImageSet, style: Path, teacher: LoadedModel, vgg: VGG19 | None = None,
+                 statistics_weight: float = 0.0):
+        super().__init__(TransformerNet(), teacher, content, vgg, statistics_weight)
         self.style_path = style
         self.style = load_image(style, "style").rgb
         self._read: torch.Tensor | None = None
