@@ -384,6 +384,25 @@ def models_command(args: argparse.Namespace) -> int:
     return 1 if any(check.status == "mismatch" for check in checks) else 0
 
 
+RUN_ONLY_OPTIONS = {"--stop-after": 1, "--quiet": 0, "-q": 0}
+"""Options of ``brushwork train`` that change how long a call runs or what it prints, not what it
+learns (with the number of values each takes): left out of the command a model card records, so
+a run resumed in chunks is one phase."""
+
+
+def recorded_command(argv: list[str]) -> str:
+    """``brushwork train ...`` as ``argv`` asked for it, less :data:`RUN_ONLY_OPTIONS`."""
+    kept, skip = [], 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+        elif arg.split("=")[0] in RUN_ONLY_OPTIONS:
+            skip = 0 if "=" in arg else RUN_ONLY_OPTIONS[arg]
+        else:
+            kept.append(arg)
+    return "brushwork " + shlex.join(kept)
+
+
 def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]:
     family = "fast" if args.family == "fast-arbitrary" else args.family
     settings = TrainSettings(
@@ -415,7 +434,7 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]
         name = args.name or family
     run = args.run or Path("runs") / name
     stop_after_s = None if args.stop_after is None else args.stop_after * 60
-    return train(task, settings, run, name, "brushwork " + shlex.join(argv), args.quiet, stop_after_s=stop_after_s,
+    return train(task, settings, run, name, recorded_command(argv), args.quiet, stop_after_s=stop_after_s,
                  init=args.init)
 
 

@@ -135,6 +135,14 @@ def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect") -
     return F.pad(image, (0, right, 0, bottom), mode=mode)
 
 
+def with_margin(image: torch.Tensor, margin: int, multiple: int, mode: str = "reflect") -> tuple[torch.Tensor, int]:
+    """``(framed, m)``: ``image`` with ``m`` pixels reflected around it (``margin``, or less for a tiny
+    image) and its sides then padded to multiples of ``multiple``; crop a result back with
+    ``[..., m : m + H, m : m + W]``. What a network does at an image's borders falls in the margin."""
+    margin = min(margin, image.shape[-2] - 1, image.shape[-1] - 1)
+    return pad_to_multiple(F.pad(image, (margin,) * 4, mode=mode), multiple, mode=mode), margin
+
+
 def tensor_to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
     """``[1,3,H,W]`` (+ ``[1,1,H,W]``) floats -> 8-bit RGB(A) Pillow image."""
     planes = rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], dim=1)

@@ -88,7 +88,7 @@ def test_what_the_onnx_backend_cannot_do_is_refused(models, photo, painting):
         api.stylize(_request("feedforward", models["feedforward"], photo, painting, backend="onnx", tile=256,
                              size=600))
     with pytest.raises(RequestError, match="not gatys"):
-        api.stylize(api.simple_request(photo, [painting], backend="onnx"))
+        api.stylize(api.simple_request(photo, [painting], method="gatys", backend="onnx"))
     with pytest.raises(RequestError, match="unknown backend"):
         api.stylize(api.simple_request(photo, [painting], backend="tensorrt"))
 

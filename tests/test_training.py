@@ -20,6 +20,7 @@ from plugin_core.training.data import ImageSet, describe_images
 from plugin_core.training.distill import FastDistillTask, FeedForwardDistillTask
 from plugin_core.training.feedforward import FeedForwardTask
 from plugin_core.training.loop import CHECKPOINT, LOSS_LOG, LOSS_PLOT, TrainSettings, train
+from plugin_core.training.plot import plot_losses
 
 from .conftest import EXAMPLES, example
 from .weights import brushwork_decoder
@@ -138,6 +139,12 @@ def test_a_run_continued_under_another_command_records_its_phases(folders, vgg, 
     assert json.loads(card["phases"]) == [{"from_step": 0, "command": "first recipe"},
                                           {"from_step": 4, "command": "second recipe"}]
     assert card["command"] == "second recipe" and card["steps"] == "6"
+
+
+def test_a_loss_taken_on_in_a_later_phase_is_plotted_from_where_it_starts(tmp_path):
+    rows = [{"step": "10", "lr": "1e-3", "seconds": "1", "total": "5", "statistics": ""},
+            {"step": "20", "lr": "1e-3", "seconds": "2", "total": "4", "statistics": "0.5"}]
+    assert plot_losses(rows, tmp_path / "losses.png").stat().st_size > 1000
 
 
 def test_init_from_another_family_is_refused(folders, vgg, tmp_path):

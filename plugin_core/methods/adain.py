@@ -29,11 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RequestError
-from ..image import pad_to_multiple, resize, style_working_size
+from ..image import resize, style_working_size, with_margin
 from ..masks import resize_mask
 from ..networks.decoder import SCALE
 from ..networks.vgg import VGG19
@@ -155,12 +154,7 @@ def stylize(
     """Stylize ``content`` ``[B,3,H,W]`` (any size: a margin is reflected around it, it is padded to a
     multiple of 8, and the result is cropped back)."""
     height, width = content.shape[-2:]
-    margin = min(MARGIN, height - 1, width - 1)
-
-    def framed(image: torch.Tensor, mode: str) -> torch.Tensor:
-        return pad_to_multiple(F.pad(image, (margin,) * 4, mode=mode), SCALE, mode=mode)
-
-    padded = framed(content, "reflect")
+    padded, margin = with_margin(content, MARGIN, SCALE)
     with torch.inference_mode():
         features = net.encode(padded)
         styles, masks = [], []  # per region: a list over levels
@@ -174,7 +168,7 @@ def stylize(
             ]
             weights = region.normalised_weights()
             styles.append([mix([s[level] for s in statistics], weights) for level in range(len(features))])
-            mask = None if region.mask is None else framed(region.mask.to(content), "replicate")
+            mask = None if region.mask is None else with_margin(region.mask.to(content), margin, SCALE, "replicate")[0]
             masks.append([None if mask is None else resize_mask(mask, f.shape[-2:]) for f in features])
         targets = [
             target_features(f, [s[level] for s in styles], [m[level] for m in masks], settings.alpha)

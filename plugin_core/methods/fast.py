@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from ..image import pad_to_multiple, resize, style_working_size
+from ..image import pad_to_multiple, resize, style_working_size, with_margin
 from ..masks import composite
 from ..networks.fast_arbitrary import SCALE, FastArbitraryNet
 from ..regions import Region
@@ -45,7 +44,7 @@ def stylize(
 ) -> torch.Tensor:
     """Stylize ``content`` ``[B,3,H,W]`` (any size: it is padded by reflection and cropped back)."""
     height, width = content.shape[-2:]
-    padded = pad_to_multiple(F.pad(content, (MARGIN,) * 4, mode="reflect"), SCALE)
+    padded, margin = with_margin(content, MARGIN, SCALE)
     padded = padded.to(net.dtype, memory_format=torch.channels_last)
     painted = []
 
@@ -58,6 +57,6 @@ def stylize(
             codes = [shared(lambda image=style.image: code_of(image)) for style in region.styles]
             code = sum(w * c for w, c in zip(region.normalised_weights(), codes, strict=True))
             image = net(padded, code.expand(content.shape[0], -1)).float()
-            image = image[..., MARGIN : MARGIN + height, MARGIN : MARGIN + width].clamp(0, 1)
+            image = image[..., margin : margin + height, margin : margin + width].clamp(0, 1)
             painted.append((image, region.mask))
         return torch.lerp(content, composite(content, painted), strength).contiguous()

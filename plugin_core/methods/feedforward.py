@@ -17,17 +17,22 @@ import torch
 from torch import nn
 
 from ..errors import RequestError
-from ..image import pad_to_multiple
+from ..image import with_margin
 from ..masks import composite
 from ..networks.transformer_net import SCALE, TransformerNet
 from ..regions import Region
 
+MARGIN = 8 * SCALE
+"""Pixels reflected around the content and cropped off again: the bands a network trained on small
+crops paints along the borders fall in this margin."""
+
 
 def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 1.0) -> torch.Tensor:
-    """Stylize ``content`` ``[B,3,H,W]``; every style of every region carries a loaded ``TransformerNet``
-    (or its ONNX graph)."""
+    """Stylize ``content`` ``[B,3,H,W]`` (any size: a margin is reflected around it, it is padded to a
+    multiple of 4, and the result is cropped back); every style of every region carries a loaded
+    ``TransformerNet`` (or its ONNX graph)."""
     height, width = content.shape[-2:]
-    padded = pad_to_multiple(content, SCALE)
+    padded, margin = with_margin(content, MARGIN, SCALE)
     outputs: dict[int, torch.Tensor] = {}
     painted = []
     with torch.inference_mode():
@@ -39,7 +44,7 @@ def stylize(content: torch.Tensor, regions: Sequence[Region], strength: float = 
                     raise RequestError(f"feed-forward styles need a loaded TransformerNet, got {type(net).__name__}")
                 if id(net) not in outputs:
                     styled = net(padded.to(net.dtype, memory_format=torch.channels_last)).float()
-                    outputs[id(net)] = styled[..., :height, :width].clamp(0, 1)
+                    outputs[id(net)] = styled[..., margin : margin + height, margin : margin + width].clamp(0, 1)
                 image += weight * outputs[id(net)]
             painted.append((image, region.mask))
         return torch.lerp(content, composite(content, painted), strength).contiguous()

@@ -15,11 +15,13 @@ NOT_LOSSES = ("step", "lr", "seconds")
 
 
 def plot_losses(rows: list[dict[str, object]], path: Path, title: str = "") -> Path:
-    """Draw each loss column of ``rows`` (the loss log) against the step, log10 y axis."""
+    """Draw each loss column of ``rows`` (the loss log) against the step, log10 y axis. A loss a run
+    took on in a later phase is drawn from where it starts (earlier rows leave it empty)."""
     names = sorted({key for row in rows for key in row} - set(NOT_LOSSES))
     steps = [float(row["step"]) for row in rows]
     series = {
-        name: [(float(row["step"]), math.log10(max(float(row[name]), 1e-12))) for row in rows if name in row]
+        name: [(float(row["step"]), math.log10(max(float(row[name]), 1e-12))) for row in rows
+               if row.get(name) not in (None, "")]
         for name in names
     }
     low = min(value for points in series.values() for _, value in points)
