@@ -99,7 +99,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(workdir, monkeypatch
     Image.new("L", (720, 360)).save(workdir / "empty.png")
     (workdir / "exists.png").write_bytes(b"precious")
     before = sorted(p.name for p in workdir.iterdir())
-    assert main(["stylize", "photo.jpg", *extra, *FAST]) == 2
+    assert main(["stylize", "photo.jpg", *FAST, *extra]) == 2  # a --method in extra wins
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("brushwork: error: ") and message in error[0]
     assert sorted(p.name for p in workdir.iterdir()) == before
