@@ -3,8 +3,8 @@
 Images are float tensors ``[B,3,H,W]`` in 0..1 (RGB), masks ``[1,1,H,W]`` in 0..1. A batch is a
 series of frames, each stylized alike.
 
-Methods: ``gatys`` (Gram optimisation, any style image), ``adain`` (one pass, any style image, needs
-an AdaIN decoder), ``feedforward`` (one pass, a trained network per style), ``fast`` (one pass of a
+Methods: ``adain`` (the default: one pass, any style image, brushwork's own AdaIN model unless
+another decoder is named), ``gatys`` (Gram optimisation, any style image), ``feedforward`` (one pass, a trained network per style), ``fast`` (one pass of a
 small network, any style image, no VGG: brushwork's fast arbitrary-style model).
 
 ``strength`` ``s`` in 0..1 means, per method: AdaIN's ``α`` (how far the features move to the

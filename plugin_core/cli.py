@@ -209,7 +209,7 @@ def _numbers(text: str) -> tuple[float, ...]:
 
 
 def default_output(content: Path, method: str) -> Path:
-    """``photo_gatys.png`` next to the photo; ``photo_gatys-2.png`` and on when that exists."""
+    """``photo_METHOD.png`` next to the photo; ``photo_METHOD-2.png`` and on when that exists."""
     candidate = content.with_name(f"{content.stem}_{method}.png")
     number = 2
     while candidate.exists():
