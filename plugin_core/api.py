@@ -4,8 +4,9 @@ Images are float tensors ``[B,3,H,W]`` in 0..1 (RGB), masks ``[1,1,H,W]`` in 0..
 series of frames, each stylized alike.
 
 Methods: ``adain`` (the default: one pass, any style image, brushwork's own AdaIN model unless
-another decoder is named), ``gatys`` (Gram optimisation, any style image), ``feedforward`` (one pass, a trained network per style), ``fast`` (one pass of a
-small network, any style image, no VGG: brushwork's fast arbitrary-style model).
+another decoder is named), ``gatys`` (Gram optimisation, any style image), ``feedforward`` (one
+pass, a trained network per style), ``fast`` (one pass of a small network, any style image, no
+VGG: brushwork's fast arbitrary-style model).
 
 ``strength`` ``s`` in 0..1 means, per method: AdaIN's ``α`` (how far the features move to the
 style's, default 1); feed-forward's and fast's blend of the stylized image with the photo (default 1); and

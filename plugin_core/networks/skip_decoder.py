@@ -35,7 +35,8 @@ SCALE = 8
 """The encoder pools three times before relu4_1: inputs are padded to a multiple of this."""
 
 
-def _merge_name(layer: str) -> str:
+def merge_name(layer: str) -> str:
+    """The 1x1 convolution that joins ``layer``'s features in (``relu3_1`` -> ``merge3_1``)."""
     return "merge" + layer.removeprefix("relu")
 
 
@@ -50,7 +51,7 @@ class SkipDecoder(nn.Module):
         self.conv4_1 = nn.Conv2d(CHANNELS["relu4_1"], CHANNELS["relu3_1"], 3, padding=1, padding_mode="reflect")
         width = CHANNELS["relu3_1"]
         for layer, convs in STAGES:
-            self.add_module(_merge_name(layer), nn.Conv2d(width + CHANNELS[layer], CHANNELS[layer], 1))
+            self.add_module(merge_name(layer), nn.Conv2d(width + CHANNELS[layer], CHANNELS[layer], 1))
             width = CHANNELS[layer]
             for name, channels in convs:
                 self.add_module(name, nn.Conv2d(width, channels, 3, padding=1, padding_mode="reflect"))
@@ -66,7 +67,7 @@ class SkipDecoder(nn.Module):
         by_layer = dict(zip(LEVELS, (relu1_1, relu2_1, relu3_1, relu4_1), strict=True))
         x = F.interpolate(F.relu(self.conv4_1(by_layer["relu4_1"])), scale_factor=2, mode="nearest")
         for stage, (layer, convs) in enumerate(STAGES):
-            x = F.relu(getattr(self, _merge_name(layer))(torch.cat([x, by_layer[layer]], dim=1)))
+            x = F.relu(getattr(self, merge_name(layer))(torch.cat([x, by_layer[layer]], dim=1)))
             for name, _ in convs:
                 x = getattr(self, name)(x)
                 if name != STAGES[-1][1][-1][0]:
@@ -77,7 +78,7 @@ class SkipDecoder(nn.Module):
 
 
 def is_skip_decoder(state: dict[str, torch.Tensor]) -> bool:
-    return f"{_merge_name(LEVELS[0])}.weight" in state
+    return f"{merge_name(LEVELS[0])}.weight" in state
 
 
 def load_skip_decoder(state: dict[str, torch.Tensor], source: str) -> SkipDecoder:

@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import RequestError
 from ..networks.decoder import DECODER_CONVS, Decoder
 from ..networks.fast_arbitrary import FastArbitraryNet
-from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder
+from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder, merge_name
 from ..networks.vgg import VGG19, load_vgg19
 from .data import ImageSet, describe_images
 from .loop import TrainSettings
@@ -92,7 +92,7 @@ class AdaINTask(_ArbitraryTask):
             getattr(network, DECODER_CONVS[0]).weight /= LAYER_SCALE[ADAIN_LAYER]
             if decoder == "skip":
                 for layer, _ in STAGES:  # the merge's last input channels are the skip's
-                    merge = getattr(network, "merge" + layer.removeprefix("relu")).weight
+                    merge = getattr(network, merge_name(layer)).weight
                     merge[:, -CHANNELS[layer]:] /= LAYER_SCALE[layer]
         unknown = set(content_layers) - set(ADAIN_STYLE_LAYERS)
         if unknown:
