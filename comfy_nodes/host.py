@@ -5,6 +5,7 @@ equivalent: the CPU, no interruption, no progress bar, brushwork's own model fol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ import torch
 from plugin_core import registry
 from plugin_core.image import tensor_to_pil
 from plugin_core.loaders import LoadedModel, detect_family, load_model
+from plugin_core.networks.vgg import VGG19, load_vgg19
 from plugin_core.tensor_files import SUFFIXES
 
 try:  # inside ComfyUI
@@ -104,15 +106,22 @@ class HostModel:
     patcher: object | None = None
 
 
-def load(choice: str) -> HostModel:
-    spec = model_path(choice)
-    loaded = load_model(spec, detect_family(spec))
-    if model_management is None:
-        return HostModel(loaded)
-    patcher = comfy.model_patcher.CoreModelPatcher(
-        loaded.network, load_device=device(), offload_device=model_management.unet_offload_device()
+def _patcher(network: torch.nn.Module):
+    return comfy.model_patcher.CoreModelPatcher(
+        network, load_device=device(), offload_device=model_management.unet_offload_device()
     )
-    return HostModel(loaded, patcher)
+
+
+def load(choice: str) -> HostModel:
+    """The model of a combo choice. Inside ComfyUI its network is ComfyUI's alone, not kept in
+    brushwork's cache: ComfyUI's node cache holds the loader's output, its memory manager moves the
+    network through the one patcher made here, and network and patcher go together when the output is
+    dropped (a network outliving its patcher is what ComfyUI reports as a memory leak)."""
+    spec = model_path(choice)
+    if model_management is None:
+        return HostModel(load_model(spec, detect_family(spec)))
+    loaded = load_model(spec, detect_family(spec), cache=False)
+    return HostModel(loaded, _patcher(loaded.network))
 
 
 def ready(model: HostModel) -> LoadedModel:
@@ -120,3 +129,19 @@ def ready(model: HostModel) -> LoadedModel:
     if model.patcher is not None:
         model_management.load_models_gpu([model.patcher])
     return model.loaded
+
+
+@cache
+def _gram_model() -> tuple[VGG19, object]:
+    vgg = load_vgg19()
+    return vgg, _patcher(vgg)
+
+
+def gram_network() -> VGG19 | None:
+    """The Gram method's VGG19 on ComfyUI's device: one for the process, which ComfyUI's memory manager
+    moves like its own models (outside ComfyUI: None, brushwork's shared one)."""
+    if model_management is None:
+        return None
+    vgg, patcher = _gram_model()
+    model_management.load_models_gpu([patcher])
+    return vgg

@@ -244,6 +244,7 @@ class NeuralStyle:
         plan = _region_plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
         frames = image.shape[0]
         bar = host.Progress(frames * steps)
+        vgg = host.gram_network()
 
         def request(frame_image, frame):
             def progress(report):
@@ -254,8 +255,7 @@ class NeuralStyle:
             return api.StyleRequest(
                 frame_image, _frame_regions(plan, frame), method="gatys",
                 strength=strength, color=color, size=_size(size), tile=_size(tile), steps=steps, seed=seed,
-                gatys=settings,
-                progress=progress, device=str(host.device()),
+                gatys=settings, loss_network=vgg, progress=progress, device=str(host.device()),
             )
 
         return (_run(image, request),)

@@ -1,17 +1,23 @@
 """The brushwork side of the GIMP filter: ``python -m gimp_plugin.worker FOLDER``.
 
-The plug-in leaves in FOLDER ``request.json`` (method, model, strength, color, size, steps and the
-style image's path), ``content.npy`` (float32 ``[h, w, c]``: grey, grey + alpha, RGB or RGBA, 0..1),
-optionally ``mask.npy`` (the selection, ``[h, w]``) and ``style.npy`` (a layer as the style). The
-worker writes ``result.npy``, the same shape, atomically: the painting scaled back to the layer's
+The plug-in leaves in FOLDER ``request.json`` (method, model, strength, color, size, tile, steps and
+the style image's path), ``content.npy`` (float32 ``[h, w, c]``: grey, grey + alpha, RGB or RGBA,
+0..1), optionally ``mask.npy`` (the selection, ``[h, w]``) and ``style.npy`` (a layer as the style).
+The worker writes ``result.npy``, the same shape, atomically: the painting scaled back to the layer's
 size, blended by the mask (pixels outside it come back exactly as they were), alpha kept. It
 prints ``progress F`` lines (F from 0 to 1) and, when it fails, one ``error MESSAGE`` line and
 exits with status 2.
+
+When the plug-in is gone (GIMP's Cancel kills the plug-in process), the next progress line finds the
+pipe closed: the worker stops there, between steps, removes FOLDER (nobody else will) and exits with
+status 3, writing nothing.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +27,13 @@ import torch
 
 from plugin_core import api, registry
 from plugin_core.color import luminance
-from plugin_core.errors import BrushworkError, RequestError
+from plugin_core.errors import BrushworkError, Cancelled, RequestError
 from plugin_core.files import atomic_path
 from plugin_core.image import load_image, resize
 from plugin_core.regions import Region, Style
 
 EXIT_FAILED = 2
+EXIT_CANCELLED = 3
 
 
 def _planes(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -36,8 +43,8 @@ def _planes(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
     return colour.expand(-1, 3, -1, -1).contiguous() if colour.shape[1] == 1 else colour, alpha
 
 
-def paint(folder: Path, report: Callable[[float], None]) -> np.ndarray:
-    """The result pixels for the request in ``folder``."""
+def paint(folder: Path, report: Callable[[float], None], cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """The result pixels for the request in ``folder``; ``cancel`` is asked between steps."""
     request = json.loads((folder / "request.json").read_text())
     content = np.load(folder / "content.npy", allow_pickle=False)
     grey = content.shape[2] in (1, 2)
@@ -57,7 +64,8 @@ def paint(folder: Path, report: Callable[[float], None]) -> np.ndarray:
     painted = api.stylize(api.StyleRequest(
         rgb, [Region([style], mask)], method=method, strength=request.get("strength"),
         model=request.get("model") or None, color=request.get("color", "none"), size=request.get("size") or None,
-        steps=request.get("steps", 200), progress=lambda done: report(done.step / done.total),
+        tile=request.get("tile") or None, steps=request.get("steps", 200),
+        progress=lambda done: report(done.step / done.total), cancel=cancel,
     ))
     painted = resize(painted, tuple(rgb.shape[-2:]))
     if mask is not None:
@@ -69,14 +77,26 @@ def paint(folder: Path, report: Callable[[float], None]) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = Path(argv[0])
+    gone = False
 
     def report(fraction: float) -> None:
-        print(f"progress {fraction:.4f}", flush=True)
+        nonlocal gone
+        try:
+            print(f"progress {fraction:.4f}", flush=True)
+        except BrokenPipeError:  # the plug-in that reads these lines has ended
+            gone = True
 
     try:
-        result = paint(folder, report)
+        result = paint(folder, report, lambda: gone)
+        report(1.0)
+        if gone:
+            raise Cancelled("the plug-in is gone")
         with atomic_path(folder / "result.npy") as temporary:
             np.save(temporary, result, allow_pickle=False)
+    except Cancelled:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush into the closed pipe at exit
+        return EXIT_CANCELLED
     except BrushworkError as error:
         print(f"error {error}", flush=True)
         return EXIT_FAILED
@@ -84,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         reason = f"{type(error).__name__}: {error}"
         print(f"error the request in {folder} is incomplete or unreadable ({reason})", flush=True)
         return EXIT_FAILED
-    report(1.0)
     return 0
 
 

@@ -38,7 +38,7 @@ from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .loaders import LoadedModel, load_model
 from .masks import check_not_empty, coverage, feather, resize_mask
 from .methods import adain, fast, feedforward, gatys
-from .networks.vgg import VGG19, shared_vgg19
+from .networks.vgg import VGG19, shared_vgg19, with_ordinary_weights
 from .progress import Progress
 from .regions import Region, Style
 
@@ -65,6 +65,8 @@ class StyleRequest:
     reads its styles at the tile side unless ``style_size`` says otherwise (Gram: at the whole
     image's scale, as untiled). ``backend``: ``torch``, or
     ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
+    ``loss_network`` is the VGG19 the Gram method optimises through (None: brushwork's own, loaded once
+    per device): a host whose memory manager moves models passes the one it manages.
     """
 
     content: torch.Tensor
@@ -85,6 +87,7 @@ class StyleRequest:
     tile: int | None = None
     backend: str = "torch"
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
+    loss_network: VGG19 | None = None
     progress: Callable[[Progress], None] | None = None
     cancel: Callable[[], bool] | None = None
 
@@ -342,7 +345,8 @@ def _run_method(
 
     with torch.inference_mode(False), torch.enable_grad():
         content, regions, settings = _differentiable(content, regions, settings)
-        vgg = shared_vgg19(str(content.device), "max")
+        vgg = (shared_vgg19(str(content.device), "max") if request.loss_network is None
+               else with_ordinary_weights(request.loss_network))
         if tile is not None:
             return _gatys_tiled(vgg, content, regions, settings, tile, progress, request.cancel)
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)

@@ -105,11 +105,13 @@ def load_model(
     family: str,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    cache: bool = True,
 ) -> LoadedModel:
     """The ``family`` model named by ``spec`` (None: the installed default), on ``device`` in ``dtype``.
 
-    Networks are kept in channels-last memory format (faster convolutions on CPU and GPU), and
-    loaded models per (files, their modification times, device, dtype).
+    Networks are kept in channels-last memory format (faster convolutions on CPU and GPU), and, with
+    ``cache``, loaded models are kept per (files, their modification times, device, dtype); without it
+    the network is the caller's alone (a host whose own memory manager owns the models).
     """
     if family not in FAMILY_NAMES:
         raise RequestError(f"unknown model family {family!r}: use one of {', '.join(FAMILY_NAMES)}")
@@ -120,11 +122,13 @@ def load_model(
     name = registry.default_model(family) if spec is None else str(spec)
     paths = registry.resolve(name)
     key = (tuple((str(p.resolve()), p.stat().st_mtime_ns) for p in paths), family, str(device), dtype)
-    if key in _cache:
+    if cache and key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
     network = _build(paths, family, device, dtype).to(memory_format=torch.channels_last)
     model = LoadedModel(name, family, tuple(paths), network)
+    if not cache:
+        return model
     _cache[key] = model
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)

@@ -8,7 +8,7 @@ from plugin_core.color import rgb_to_yiq
 from plugin_core.errors import ImageError, MaskError, RequestError, ResultError
 from plugin_core.image import resize
 from plugin_core.methods import gatys
-from plugin_core.networks.vgg import shared_vgg19
+from plugin_core.networks.vgg import load_vgg19, shared_vgg19
 from plugin_core.regions import Region, Style
 
 FAST = {"method": "gatys", "size": 96, "steps": 6, "device": "cpu"}
@@ -34,6 +34,17 @@ def test_gram_runs_under_inference_mode_as_hosts_call_it(photo, painting, monkey
         mask = torch.ones(1, 1, *photo.shape[-2:])
         out = api.stylize(api.StyleRequest(photo.clone(), [Region([Style(painting.clone())], mask)], **FAST))
     assert (out - resize(photo, (48, 96))).abs().mean() > 0.02
+
+
+def test_gram_runs_through_a_loss_network_a_host_moved_under_inference_mode(photo, painting):
+    """ComfyUI makes and moves models under torch.inference_mode: the VGG19 it hands over paints like
+    brushwork's own."""
+    with torch.inference_mode():
+        vgg = load_vgg19().to(torch.float64).to(torch.float32)
+    ours = api.stylize(api.simple_request(photo, [painting], **FAST))
+    theirs = api.stylize(api.simple_request(photo, [painting], loss_network=vgg, **FAST))
+    assert not any(tensor.is_inference() for tensor in [*vgg.parameters(), *vgg.buffers()])
+    assert torch.allclose(theirs, ours, atol=1e-4)
 
 
 def test_masked_region_changes_and_the_rest_stays_the_photo(photo, painting):

@@ -60,6 +60,15 @@ def test_a_wrong_shape_or_key_is_named():
         load_transformer_net(state, "candy.pth")
 
 
+def test_loaded_models_are_cached_unless_the_caller_keeps_its_own(models):
+    cached = load_model(models / "candy.pth", "feedforward")
+    assert load_model(models / "candy.pth", "feedforward") is cached
+    own = load_model(models / "candy.pth", "feedforward", cache=False)
+    assert own.network is not cached.network
+    assert load_model(models / "candy.pth", "feedforward", cache=False).network is not own.network
+    assert torch.equal(own.network.conv1.conv2d.weight, cached.network.conv1.conv2d.weight)
+
+
 def test_odd_sizes_come_back_at_their_size():
     net = TransformerNet().eval()
     image = torch.rand(1, 3, 37, 50)

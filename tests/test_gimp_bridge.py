@@ -104,6 +104,19 @@ def test_the_worker_runs_as_a_module_like_the_plugin_calls_it(tmp_path):
     assert run.returncode == 2 and run.stdout.strip().endswith("error style /nowhere.jpg does not exist")
 
 
+def test_the_worker_stops_and_cleans_up_when_the_plugin_is_gone(tmp_path):
+    """GIMP's Cancel kills the plug-in: the worker finds its progress pipe closed at the next step."""
+    folder = request_folder(tmp_path / "request", steps=5000)
+    run = subprocess.Popen([sys.executable, "-m", "gimp_plugin.worker", str(folder)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert run.stdout.readline().startswith("progress ")
+    run.stdout.close()
+    code = run.wait(timeout=120)
+    errors = run.stderr.read()
+    assert code == worker.EXIT_CANCELLED, errors
+    assert not folder.exists() and "Traceback" not in errors
+
+
 def test_profile_folders_per_system(tmp_path):
     linux = bridge.candidate_dirs({"XDG_CONFIG_HOME": str(tmp_path / "config")}, tmp_path, "linux")
     assert tmp_path / "config/GIMP/3.0" in linux and tmp_path / ".var/app/org.gimp.GIMP/config/GIMP/3.2" in linux

@@ -153,7 +153,7 @@ def run(procedure, run_mode, image, drawables, config, data):
         request = {
             "method": method, "model": config.get_property("model"), "strength": config.get_property("strength"),
             "color": config.get_property("color"), "size": config.get_property("size"),
-            "steps": config.get_property("steps"),
+            "tile": config.get_property("tile"), "steps": config.get_property("steps"),
             "style": style_file.get_path() if style_file is not None and style_layer is None else None,
         }
         Gimp.progress_init("Style transfer")
@@ -212,6 +212,9 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
         procedure.add_choice_argument("color", "Colo_urs", "Colour preservation", _choice(COLORS), "none", flags)
         procedure.add_int_argument("size", "_Working size", "Long side the painting is made at, then scaled "
                                    "to the layer (0: the layer's own size)", 0, 8192, 1024, flags)
+        procedure.add_int_argument("tile", "_Tiles", "Paint large images in tiles of this side, with the whole "
+                                   "image's statistics so no seams show (0: automatic, when free memory calls "
+                                   "for it)", 0, 8192, 0, flags)
         procedure.add_int_argument("steps", "S_teps", "Gram optimisation steps", 1, 5000, 200, flags)
         procedure.add_boolean_argument("use-selection", "Use the s_election as a mask", "Paint only inside "
                                        "the selection; a soft selection feathers the effect", True, flags)

@@ -229,6 +229,21 @@ def load_vgg19(path: str | Path | None = None, pooling: str = "max") -> VGG19:
     return vgg19_from_state(read_tensors(path, "VGG19 weights")[0], str(path), pooling)
 
 
+def with_ordinary_weights(network: nn.Module) -> nn.Module:
+    """``network``, its weights made ordinary tensors where they are inference tensors: a host that
+    makes or moves models under ``torch.inference_mode`` (ComfyUI does) leaves weights that the Gram
+    method's backward pass cannot use, so those are replaced, in place, by ordinary copies."""
+    with torch.inference_mode(False):
+        for module in network.modules():
+            for name, parameter in module.named_parameters(recurse=False):
+                if parameter.is_inference():
+                    setattr(module, name, nn.Parameter(parameter.clone(), parameter.requires_grad))
+            for name, buffer in module.named_buffers(recurse=False):
+                if buffer.is_inference():
+                    setattr(module, name, buffer.clone())
+    return network
+
+
 @lru_cache(maxsize=4)
 def shared_vgg19(device: str = "cpu", pooling: str = "max") -> VGG19:
     """The default VGG19, loaded once per (device, pooling) and kept for the process. Its weights are
