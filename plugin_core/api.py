@@ -367,6 +367,12 @@ def _differentiable(
     return content.clone(), regions, settings
 
 
+def working_size(request: StyleRequest) -> tuple[int, int]:
+    """``(h, w)`` the request paints at: the content's, or its long side brought to ``size``."""
+    height, width = request.content.shape[-2:]
+    return (height, width) if request.size is None else fit_long_side(height, width, request.size)
+
+
 def stylize(request: StyleRequest) -> torch.Tensor:
     """Run ``request``; returns ``[B,3,h,w]`` at the working size, on the CPU.
 
@@ -378,7 +384,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     _validate(request)
     device = resolve_device(request.device)
     content = request.content.float()
-    size = tuple(content.shape[-2:]) if request.size is None else fit_long_side(*content.shape[-2:], request.size)
+    size = working_size(request)
     content = resize(content.to(device), size)
     dtype = resolve_dtype(request.precision, device)
     tile = tiling.plan_tile(request.method, size, request.tile, device)
@@ -424,4 +430,5 @@ __all__ = [
     "simple_request",
     "stylize",
     "strength_to_style_weight",
+    "working_size",
 ]

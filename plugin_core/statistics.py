@@ -6,6 +6,11 @@ measure its own, and neighbouring tiles would disagree (seams). Under :func:`rec
 order, return the kept values instead. Recording a thumbnail of the image and replaying it in
 every tile is thumbnail instance normalisation (Chen et al. 2021). Outside both, :func:`shared`
 just computes.
+
+Frames of a clip agree the same way over time: under :func:`over_time` each :func:`shared` value
+is blended with the same value of the frames before, ``v_t = k v_{t-1} + (1 − k) x_t`` (an
+exponential moving average with ``keep`` ``k``), so image-wide statistics drift instead of
+flickering. A frame run in tiles records its smoothed values on its thumbnail, as any image does.
 """
 
 from __future__ import annotations
@@ -30,21 +35,62 @@ class Tape:
     replayed: int | None = None
 
 
+@dataclass
+class History:
+    """The smoothed values of the frames so far, by their place in a frame's sequence of :func:`shared` calls."""
+
+    keep: float
+    values: list = field(default_factory=list)
+    position: int = 0
+
+    def blend(self, value):
+        """``value`` blended with the previous frames' value at this position (kept for the next frame)."""
+        if self.position < len(self.values):
+            value = _lerp(value, self.values[self.position], self.keep)
+            self.values[self.position] = value
+        else:
+            self.values.append(value)
+        self.position += 1
+        return value
+
+
+def _lerp(new, old, keep: float):
+    """``keep · old + (1 − keep) · new`` over tensors and tuples of them."""
+    if isinstance(new, torch.Tensor):
+        if old.shape != new.shape:
+            raise RuntimeError("a frame ran other layers than the frames before it")
+        return torch.lerp(new, old.to(new), keep)
+    return type(new)(_lerp(n, o, keep) for n, o in zip(new, old, strict=True))
+
+
 _tape: ContextVar[Tape | None] = ContextVar("brushwork_statistics_tape", default=None)
+_history: ContextVar[History | None] = ContextVar("brushwork_statistics_history", default=None)
 
 
 def shared(compute: Callable[[], T]) -> T:
-    """``compute()``, or while replaying, the value it gave at this point of the recording."""
+    """``compute()`` (over time: smoothed), or while replaying, the value it gave at this point of the recording."""
     tape = _tape.get()
-    if tape is None:
-        return compute()
-    if tape.replayed is None:
-        tape.values.append(compute())
-        return tape.values[-1]
-    if tape.replayed >= len(tape.values):
-        raise RuntimeError("replayed past the recording: the tiles ran other layers than the thumbnail")
-    tape.replayed += 1
-    return tape.values[tape.replayed - 1]
+    if tape is not None and tape.replayed is not None:
+        if tape.replayed >= len(tape.values):
+            raise RuntimeError("replayed past the recording: the tiles ran other layers than the thumbnail")
+        tape.replayed += 1
+        return tape.values[tape.replayed - 1]
+    history = _history.get()
+    value = compute() if history is None else history.blend(compute())
+    if tape is not None:
+        tape.values.append(value)
+    return value
+
+
+@contextmanager
+def over_time(history: History) -> Iterator[None]:
+    """Run one frame of a clip: its :func:`shared` values are blended with the frames' before it."""
+    history.position = 0
+    token = _history.set(history)
+    try:
+        yield
+    finally:
+        _history.reset(token)
 
 
 @contextmanager
@@ -81,7 +127,7 @@ def instance_norm(
 
     Untiled, a group norm with one channel per group (the same maths, the fastest kernel).
     """
-    if _tape.get() is None:
+    if _tape.get() is None and _history.get() is None:
         return F.group_norm(x, x.shape[1], weight, bias, eps)
     mean, var = shared(lambda: moments(x))
     scale = torch.rsqrt(var + eps)

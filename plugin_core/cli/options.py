@@ -35,8 +35,9 @@ def numbers(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def add_painting_options(parser: argparse.ArgumentParser) -> None:
-    """The method, styles, masks and controls, the same for a photo and a clip."""
+def add_painting_options(parser: argparse.ArgumentParser, size: int = 512) -> None:
+    """The method, styles, masks and controls, the same for a photo and a clip (``size``: the default
+    working size, 0 for the input's own)."""
     parser.add_argument("--method", default=api.DEFAULT_METHOD,
                         help=f"one of {', '.join(api.METHODS)} (default {api.DEFAULT_METHOD})")
     parser.add_argument("--style", "-s", type=Path, action="append", default=[], help="style image (repeatable)")
@@ -49,8 +50,9 @@ def add_painting_options(parser: argparse.ArgumentParser) -> None:
                         help="where the style applies: alpha or grey image, white = styled (one, or one per style)")
     parser.add_argument("--strength", "--alpha", type=float, dest="strength",
                         help="0 = photo, 1 = all style (default: gatys 0.5, adain, feedforward and fast 1)")
-    parser.add_argument("--size", type=int, default=512,
-                        help="long side of the working and output image (default 512; 0: the input's own size)")
+    default = size or "the input's own"
+    parser.add_argument("--size", type=int, default=size,
+                        help=f"long side of the working and output image (default {default}; 0: the input's own)")
     parser.add_argument("--style-size", type=int,
                         help="long side of the style images (default: the content's pixel count; tiled: the tile side)")
     parser.add_argument("--tile", type=tile, default=None, metavar="auto|off|N",

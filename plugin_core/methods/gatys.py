@@ -10,6 +10,9 @@ The image ``x`` is optimised to minimise
   ``G = F F^T / (C H W)``; for a region with mask ``m`` (resized to layer l) the guided Gram is
   ``G^r = (F m)(F m)^T / (C Σ m²)``, and ``A^r`` is the weighted mean of its styles' Grams;
 * total variation: ``TV(x) = Σ (x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²`` over 0..1 pixels.
+* temporal (video, Ruder et al. 2016): ``L_temporal = Σ m (x − p)² · K / (H W)`` over 0..1 pixels,
+  with ``p`` the previous frame's result warped onto this one and ``m`` where that warp is trusted,
+  weighted by the prior's own ``λ``.
 
 With ``c_l = s_l = 1/len(layers)`` these are Gatys et al.'s definitions and ``α/β`` their ratio.
 Optimisation runs coarse to fine: each scale halves the side of the next, starts from the upsampled
@@ -49,6 +52,15 @@ GRAM_MARGIN = 64
 
 
 @dataclass(frozen=True)
+class Prior:
+    """What the result should stay close to, where ``mask`` (``[1,1,H,W]``, 0..1) says: ``image`` ``[1,3,H,W]``."""
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    weight: float
+
+
+@dataclass(frozen=True)
 class GatysSettings:
     """Every knob of the optimisation; the defaults are brushwork's tuned choice."""
 
@@ -68,6 +80,7 @@ class GatysSettings:
     style_size: int | None = None
     seed: int = 0
     preview_every: int = 0
+    prior: Prior | None = None
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -214,7 +227,13 @@ class _Objective:
                 style = style + weight * 0.25 * (gram(features[layer], mask) - targets[layer]).pow(2).sum()
         tv = total_variation(image)
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
-        return {"total": total, "content": content, "style": style, "tv": tv}
+        losses = {"total": total, "content": content, "style": style, "tv": tv}
+        if s.prior is not None:
+            size = image.shape[-2:]
+            prior, mask = resize(s.prior.image.to(image), size), resize_mask(s.prior.mask.to(image), size)
+            losses["temporal"] = (mask * (image - prior).pow(2)).sum() * REFERENCE_POSITIONS / size.numel()
+            losses["total"] = total + s.prior.weight * losses["temporal"]
+        return losses
 
 
 def _initial_image(content: torch.Tensor, regions: Sequence[Region], settings: GatysSettings) -> torch.Tensor:
