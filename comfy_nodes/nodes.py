@@ -17,6 +17,7 @@ from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
 from plugin_core.methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from plugin_core.regions import Region, Style
+from plugin_core.video.frames import CONSISTENCY, stylize_frames
 
 from . import host
 from .convert import frame_mask, image_in, image_out, masks_in
@@ -50,6 +51,9 @@ TILE = _tip("INT", "large images are processed in tiles of this side, with the w
             "seams show; 0 = automatic (tiles when free memory calls for it)", default=0, min=0, max=8192, step=32)
 MASK_INPUT = _tip("MASK", "where the style applies (white = styled); resized to the image; an all-zero mask is ignored")
 REGIONS_INPUT = _tip(REGIONS, "more styles, each in its own masked region (from Style Regions nodes)")
+TEMPORAL = _tip(list(CONSISTENCY), "the batch as a clip: off paints each frame alone; stats smooths the image-wide "
+                "statistics over the frames; flow also carries the previous frame along the optical flow "
+                "(no flicker)", default="off")
 
 
 def _weights(text: str, count: int) -> list[float]:
@@ -84,25 +88,32 @@ def _frame_regions(plan, frame: int) -> list[Region]:
     return [Region(styles, frame_mask(masks, frame)) for styles, masks in plan]
 
 
-def _run(content, make_request, progress: host.Progress | None = None) -> torch.Tensor:
-    """Stylize every frame of ``content`` with ``make_request(frame_image, frame)``; Cancel stops."""
+def _run(content, make_request, progress: host.Progress | None = None, temporal: str = "off") -> torch.Tensor:
+    """Stylize every frame of ``content`` with ``make_request(frame_image, frame)``, as a clip when
+    ``temporal`` says so (:mod:`plugin_core.video.frames`); Cancel stops."""
     frames = image_in(content, "image")
+    count = frames.shape[0]
+
+    def requests():
+        for frame in range(count):
+            if host.interrupted():
+                host.raise_interrupt()
+            request = make_request(frames[frame : frame + 1], frame)
+            request.cancel = host.interrupted
+            if progress is not None and request.method != "gatys":  # tiles of a large frame report as they go
+                request.progress = lambda report, frame=frame: progress.update(
+                    frame * report.total + report.step, count * report.total)
+            yield request
+
     results = []
-    for frame in range(frames.shape[0]):
-        if host.interrupted():
-            host.raise_interrupt()
-        request = make_request(frames[frame : frame + 1], frame)
-        request.cancel = host.interrupted
-        if progress is not None and request.method != "gatys":  # tiles of a large frame report as they go
-            request.progress = lambda report, frame=frame: progress.update(
-                frame * report.total + report.step, frames.shape[0] * report.total)
-        try:
-            results.append(api.stylize(request))
-        except Cancelled:
-            host.raise_interrupt()
-            raise
-        if progress is not None and request.method != "gatys":
-            progress.update(frame + 1, frames.shape[0], results[-1])
+    try:
+        for result in stylize_frames(requests(), temporal):
+            results.append(result)
+            if progress is not None:
+                progress.update(len(results), count, result)
+    except Cancelled:
+        host.raise_interrupt()
+        raise
     return image_out(torch.cat(results), host.output_device())
 
 
@@ -152,11 +163,12 @@ class StyleTransferArbitrary:
                 "mask": MASK_INPUT,
                 "regions": REGIONS_INPUT,
                 "tile": TILE,
+                "temporal": TEMPORAL,
             },
         }
 
     def stylize(self, image, model, strength, size, color, style_weights, style=None, mask=None, regions=None,
-                tile=0):
+                tile=0, temporal="off"):
         loaded = host.ready(model)
         if loaded.family not in ("adain", "fast"):
             raise RequestError(f"{loaded.name} is a {loaded.family} model: use it with Style Transfer (Feed-forward)")
@@ -168,7 +180,7 @@ class StyleTransferArbitrary:
                 color=color, size=_size(size), tile=_size(tile), device=str(host.device()),
             )
 
-        return (_run(image, request, host.Progress(image.shape[0])),)
+        return (_run(image, request, host.Progress(image.shape[0]), temporal),)
 
 
 class StyleTransferFeedForward:
@@ -187,10 +199,10 @@ class StyleTransferFeedForward:
                 "size": SIZE,
                 "color": COLOR,
             },
-            "optional": {"mask": MASK_INPUT, "tile": TILE},
+            "optional": {"mask": MASK_INPUT, "tile": TILE, "temporal": TEMPORAL},
         }
 
-    def stylize(self, image, model, strength, size, color, mask=None, tile=0):
+    def stylize(self, image, model, strength, size, color, mask=None, tile=0, temporal="off"):
         loaded = host.ready(model)
         if loaded.family != "feedforward":
             raise RequestError(f"{loaded.name} is an {loaded.family} model: use it with Style Transfer (AdaIN / fast)")
@@ -201,7 +213,7 @@ class StyleTransferFeedForward:
             return api.StyleRequest(frame_image, [region], method="feedforward", strength=strength, color=color,
                                     size=_size(size), tile=_size(tile), device=str(host.device()))
 
-        return (_run(image, request, host.Progress(image.shape[0])),)
+        return (_run(image, request, host.Progress(image.shape[0]), temporal),)
 
 
 class NeuralStyle:

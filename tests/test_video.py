@@ -26,8 +26,8 @@ def painting():
 
 
 def _stylized(clip, painting, method, consistency, **options):
-    request = api.simple_request(clip[0], [painting], method=method, size=None, **options)
-    return list(stylize_frames(iter(clip), request, consistency))
+    requests = (api.simple_request(frame, [painting], method=method, size=None, **options) for frame in clip)
+    return list(stylize_frames(requests, consistency))
 
 
 def test_flow_follows_the_known_pan():

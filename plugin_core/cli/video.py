@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import deque
 from pathlib import Path
 
@@ -63,14 +64,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         writer = ClipWriter(output, clip, size, args.crf)
         pending = deque()
 
-        def images():
+        def requests():
             for frame in clip.frames(writer.audio_sink):
                 pending.append(frame)
-                yield frame.image
+                yield dataclasses.replace(request, content=frame.image)
 
         bar = tqdm(total=clip.count, unit="frame", disable=args.quiet, leave=False)
         try:
-            for result in stylize_frames(images(), request, args.consistency, args.temporal_weight):
+            for result in stylize_frames(requests(), args.consistency, args.temporal_weight):
                 writer.write(result, pending.popleft())
                 bar.update(1)
             writer.close()

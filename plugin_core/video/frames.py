@@ -45,20 +45,18 @@ def _check(consistency: str, temporal_weight: float) -> None:
 
 
 def stylize_frames(
-    frames: Iterable[torch.Tensor],
-    request: api.StyleRequest,
+    requests: Iterable[api.StyleRequest],
     consistency: str = "flow",
     temporal_weight: float = TEMPORAL_WEIGHT,
 ) -> Iterator[torch.Tensor]:
-    """Each frame ``[1,3,H,W]`` of ``frames`` painted as ``request`` asks (its ``content`` is not used),
-    at the request's working size, on the CPU."""
+    """The result of each request, one frame each (its ``content`` ``[1,3,H,W]``, the clip's frames in
+    order), at the request's working size, on the CPU."""
     _check(consistency, temporal_weight)
     history = statistics.History(STATISTICS_KEEP) if consistency != "off" else None
     estimate = FlowEstimator() if consistency == "flow" else None
     previous = None  # (the last frame at the working size, its result)
-    for frame in frames:
-        step = dataclasses.replace(request, content=frame)
-        current = resize(frame.float(), api.working_size(step))
+    for request in requests:
+        current = resize(request.content.float(), api.working_size(request))
         mask = backward = None
         if estimate is not None and previous is not None:
             last_frame, last_result = previous
@@ -68,9 +66,10 @@ def stylize_frames(
                 warped = warp(last_result, backward)
                 prior = Prior(warped, mask, temporal_weight * GRAM_TEMPORAL_LOSS)
                 init = torch.lerp(current, warped, mask)
-                step.gatys = dataclasses.replace(request.gatys, init=init, scales=1, prior=prior)
+                gatys = dataclasses.replace(request.gatys, init=init, scales=1, prior=prior)
+                request = dataclasses.replace(request, gatys=gatys)
         with statistics.over_time(history) if history is not None else nullcontext():
-            result = api.stylize(step)
+            result = api.stylize(request)
         if mask is not None and request.method != "gatys":
             result = torch.lerp(result, warp(previous[1], backward), temporal_weight * mask)
         yield result
