@@ -348,6 +348,9 @@ def _run_method(
         vgg = (shared_vgg19(str(content.device), "max") if request.loss_network is None
                else with_ordinary_weights(request.loss_network))
         if tile is not None:
+            if settings.prior is not None:
+                raise RequestError(f"a video frame of {content.shape[-1]}x{content.shape[-2]} needs tiles, and Gram "
+                                   "optimisation with flow consistency runs untiled: pass a smaller size")
             return _gatys_tiled(vgg, content, regions, settings, tile, progress, request.cancel)
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
 

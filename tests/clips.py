@@ -25,15 +25,16 @@ STEP = 6
 """How far the pan's window moves each frame, in photo pixels."""
 
 
-def pan(frames: int = 10, zoom: float = 0.99) -> list[torch.Tensor]:
-    """The photo seen through a window that moves ``STEP`` pixels right and shrinks by ``zoom`` a frame."""
+def pan(frames: int = 10, zoom: float = 0.99, size: tuple[int, int] = SIZE) -> list[torch.Tensor]:
+    """The photo seen through a window that moves ``STEP`` pixels right and shrinks by ``zoom`` a frame,
+    as frames of ``size``."""
     photo = example("photo.jpg", 720)
     height, width = WINDOW
     clip = []
     for index in range(frames):
         h, w = round(height * zoom**index), round(width * zoom**index)
         top, left = 40 + (height - h) // 2, 20 + index * STEP
-        clip.append(resize(photo[..., top : top + h, left : left + w], SIZE))
+        clip.append(resize(photo[..., top : top + h, left : left + w], size))
     return clip
 
 

@@ -30,6 +30,8 @@ CONTAINERS = {  # suffix: (FFmpeg format, video codec, pixel format, audio codec
 }
 """``None``: any audio codec."""
 DEFAULT_CRF = 18
+FALLBACK_CODEC = "mpeg4"
+"""MPEG-4 Part 2, built into every FFmpeg, for a PyAV whose FFmpeg lacks the container's usual encoder."""
 FOLDER_FPS = 24
 
 
@@ -142,6 +144,9 @@ class ClipWriter:
             return
         av = _av()
         fmt, codec, pixels, audio_codecs = CONTAINERS[path.suffix.lower()]
+        if codec not in av.codecs_available:
+            self.notes.append(f"this FFmpeg has no {codec} encoder: the video is {FALLBACK_CODEC} instead")
+            codec = FALLBACK_CODEC
         handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
         os.close(handle)
         self.temporary = Path(name)
