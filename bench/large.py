@@ -71,13 +71,13 @@ def band_gradient(image: torch.Tensor, tile: int) -> float:
     return max(ratios)
 
 
-def request(method: str, folder: Path, side: int, precision: str, tile: int | None) -> api.StyleRequest:
+def request(method: str, folder: Path, side: int, precision: str, tile: int | None, adain: str) -> api.StyleRequest:
     content = square_photo(side)
     options = dict(method=method, size=None, precision=precision, tile=tile, steps=2, device="cpu")
     if method == "feedforward":
         return api.StyleRequest(content, [Region([Style(model=folder / "style.pth")])], **options)
     style = load_image(EXAMPLES / "painting.jpg").rgb
-    model = {"adain": folder / "decoder.pth", "fast": folder / "fast.safetensors"}.get(method)
+    model = {"adain": adain or folder / "decoder.pth", "fast": folder / "fast.safetensors"}.get(method)
     return api.simple_request(content, [style], model=model, **options)
 
 
@@ -85,7 +85,7 @@ def child(args: argparse.Namespace) -> None:
     """One run; untiled (``--tile 0``) it saves its output as the reference, tiled it compares with it."""
     tile = None if args.tile == "auto" else int(args.tile)
     folder = Path(args.weights)
-    job = request(args.method, folder, args.side, args.precision, tile)
+    job = request(args.method, folder, args.side, args.precision, tile, args.adain)
     planned = tiling.plan_tile(args.method, (args.side, args.side), tile, torch.device("cpu"))
     start = time.perf_counter()
     output = api.stylize(job)
@@ -101,9 +101,9 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(row))
 
 
-def measure(method: str, side: int, precision: str, tile: str, folder: Path) -> dict:
+def measure(method: str, side: int, precision: str, tile: str, folder: Path, adain: str) -> dict:
     command = [sys.executable, __file__, "--child", "--method", method, "--side", str(side), "--precision", precision,
-               "--tile", tile, "--weights", str(folder)]
+               "--tile", tile, "--weights", str(folder), "--adain", adain]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"{method} {side}: {run.stderr.strip().splitlines()[-1]}")
@@ -115,6 +115,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--methods", nargs="+", default=["adain", "feedforward", "fast"])
     parser.add_argument("--probe", type=int, nargs="*", default=[512, 1024])
+    parser.add_argument("--adain", default="", metavar="NAME_OR_PATH",
+                        help="the AdaIN model (default: random weights in pytorch-AdaIN's layout; brushwork-adain "
+                        "is the shipped default, whose whole 4096-pixel reference needs about 37 GB)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--method", "--precision", "--tile", "--weights"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
@@ -134,7 +137,7 @@ def main() -> None:
             low, high = args.probe[0], args.probe[-1]
             print(f"\nuntiled, float32: peak MB at {low} and {high}, bytes per added pixel (tiling.BYTES_PER_PIXEL)")
             for method in (*args.methods, "gatys"):
-                peaks = [measure(method, side, "float32", "0", folder)["peak_mb"] for side in (low, high)]
+                peaks = [measure(method, side, "float32", "0", folder, args.adain)["peak_mb"] for side in (low, high)]
                 per_pixel = (peaks[1] - peaks[0]) * 2**20 / (high**2 - low**2)
                 print(f"{method:12} {peaks[0]:8.0f} {peaks[1]:8.0f} {per_pixel:8.0f}   "
                       f"(now {tiling.BYTES_PER_PIXEL[method]})")
@@ -144,7 +147,7 @@ def main() -> None:
             runs = [("whole, float32", "float32", "0"), ("tiled, float32", "float32", "auto"),
                     ("tiled, auto", "auto", "auto")]
             for label, precision, tile in runs:
-                row = measure(method, args.size, precision, tile, folder)
+                row = measure(method, args.size, precision, tile, folder, args.adain)
                 verdict = ""
                 if row["tile"] is not None:
                     seamless = row.get("seam", 0) <= SEAM_TOLERANCE

@@ -39,10 +39,12 @@ OVERLAP = 128
 MIN_TILE = 2 * OVERLAP
 MAX_TILE = 1024
 """Automatic tiles are at most this long: larger ones save little overlap and cost memory."""
-BYTES_PER_PIXEL = {"adain": 850, "fast": 200, "feedforward": 750, "gatys": 4000}
+BYTES_PER_PIXEL = {"adain": 2200, "fast": 200, "feedforward": 750, "gatys": 4000}
 """Peak working memory per pixel of the working image in float32, measured on the CPU
-(``bench/large.py``; Gram: 2 steps measured, plus 1200 for L-BFGS's history of 50 steps). Used
-for every precision: bfloat16 saves less than half, as outputs and statistics stay float32."""
+(``bench/large.py``; AdaIN: brushwork-adain, whose decoder with skips needs 2 050 to 2 190 between
+512 and 1536 pixels square, against 850 for pytorch-AdaIN's relu4_1-only decoder; Gram: 2 steps
+measured, plus 1200 for L-BFGS's history of 50 steps). Used for every precision: bfloat16 saves
+less than a fifth, as outputs and statistics stay float32."""
 MEMORY_SHARE = 0.5
 """The share of the free memory a run may plan to use..."""
 MEMORY_CAP = 2 << 30

@@ -180,13 +180,23 @@ def test_style_grams_read_in_tiles_match_the_whole_images(vgg, large_photo):
         assert (tiled[layer] - whole[layer]).norm() < 1e-3 * whole[layer].norm(), layer
 
 
+def _largest_within_the_cap(method: str) -> int:
+    """The side of the largest aligned square tile whose planned memory fits the CPU cap."""
+    side = tiling.ALIGN
+    while (side + tiling.ALIGN) ** 2 * tiling.BYTES_PER_PIXEL[method] <= tiling.MEMORY_CAP:
+        side += tiling.ALIGN
+    return min(side, tiling.MAX_TILE)
+
+
 def test_automatic_tiles_stay_within_the_memory_cap_on_large_machines(monkeypatch):
     monkeypatch.setattr(tiling, "free_memory", lambda device: 1 << 40)
-    assert tiling.plan_tile("adain", (4096, 4096), None, CPU) == tiling.MAX_TILE
-    assert tiling.plan_tile("adain", (1024, 1024), None, CPU) is None
+    for method in ("adain", "feedforward"):
+        assert tiling.plan_tile(method, (4096, 4096), None, CPU) == _largest_within_the_cap(method)
+    assert tiling.plan_tile("adain", (896, 896), None, CPU) is None  # 1.8 GB planned: whole
+    assert tiling.plan_tile("adain", (1024, 1024), None, CPU) is not None  # 2.3 GB planned: tiles
 
 
 def test_a_gpu_is_not_held_to_the_cpu_memory_cap(monkeypatch):
     monkeypatch.setattr(tiling, "free_memory", lambda device: 80 << 30)
     assert tiling.plan_tile("adain", (4096, 4096), None, torch.device("cuda")) is None
-    assert tiling.plan_tile("adain", (4096, 4096), None, CPU) == tiling.MAX_TILE
+    assert tiling.plan_tile("adain", (4096, 4096), None, CPU) == _largest_within_the_cap("adain")
