@@ -8,9 +8,12 @@ import warnings
 
 from .. import __version__
 from ..errors import BrushworkError
-from . import export, gimp, models, stylize, train, video
+from . import batch, export, gimp, models, stylize, train, video
 
-COMMANDS = {"stylize": stylize, "video": video, "models": models, "train": train, "export": export, "gimp": gimp}
+COMMANDS = {
+    "stylize": stylize, "video": video, "batch": batch, "models": models, "train": train, "export": export,
+    "gimp": gimp,
+}
 EXIT_BAD_INPUT = 2
 
 

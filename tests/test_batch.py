@@ -1,0 +1,110 @@
+"""``brushwork batch``: a manifest on a local Ray (2 CPUs) with bad rows, the same images in-process,
+and a run killed mid-way that resumes without redoing work or leaving partial files."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from plugin_core.cli import main
+
+from .conftest import EXAMPLES
+
+GOOD = 17
+STYLES = ("painting.jpg", "painting2.jpg")
+BAD = {  # content, model: the error the results table records
+    ("missing.jpg", ""): "does not exist",
+    ("broken.jpg", ""): "broken.jpg",
+    ("photo.jpg", "no-such-model"): "no-such-model",
+}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A folder with the photo, both paintings, a broken image and a 20-row manifest."""
+    folder = tmp_path_factory.mktemp("batch")
+    for name in ("photo.jpg", *STYLES):
+        shutil.copy(EXAMPLES / name, folder / name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    rows = [{"content": "photo.jpg", "output": f"shop/{index:02d}.png", "style": STYLES[index % 2], "model": "",
+             "strength": 0.5 + index / 40} for index in range(GOOD)]
+    rows += [{"content": content, "output": f"bad/{index}.png", "style": STYLES[0], "model": model, "strength": ""}
+             for index, (content, model) in enumerate(BAD)]
+    with open(folder / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def _run(work: Path, output: str, *extra: str) -> int:
+    return main(["batch", str(work / "manifest.csv"), "-o", str(work / output), "--method", "fast",
+                 "--size", "96", "-q", *extra])
+
+
+def _results(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_manifest_on_a_local_ray_records_the_bad_rows_and_goes_on(work, capsys):
+    assert _run(work, "ray", "--engine", "ray", "--actors", "2", "--batch-size", "4") == 1
+    out = capsys.readouterr()
+    assert f"{GOOD} done, 0 skipped, {len(BAD)} failed" in out.out and "on ray" in out.out
+    results = _results(work / "ray" / "results.csv")
+    assert [row["status"] for row in results] == ["done"] * GOOD + ["failed"] * len(BAD)
+    for row, message in zip(results[GOOD:], BAD.values(), strict=True):
+        assert message in row["error"], row
+    assert sorted(p.name for p in (work / "ray" / "shop").iterdir()) == [f"{i:02d}.png" for i in range(GOOD)]
+    assert not (work / "ray" / "bad").exists() or not any((work / "ray" / "bad").iterdir())
+
+
+def test_in_process_paints_the_same_images(work):
+    assert _run(work, "local", "--engine", "local") == 1
+    for index in range(GOOD):
+        name = f"shop/{index:02d}.png"
+        ours, ray = (np.asarray(Image.open(work / run / name), float) for run in ("local", "ray"))
+        assert np.abs(ours - ray).mean() < 1.0, index  # thread counts differ: sums round apart
+    first, second = (np.asarray(Image.open(work / "local" / "shop" / f"0{i}.png"), float) for i in (0, 1))
+    assert np.abs(first - second).mean() > 5  # the two styles (and strengths) show
+
+
+def test_a_killed_run_resumes_without_redoing_work_or_leaving_partial_files(tmp_path):
+    frames = tmp_path / "frames"
+    (frames / "b").mkdir(parents=True)
+    for index in range(8):
+        shutil.copy(EXAMPLES / "photo.jpg", frames / ("b" if index % 2 else ".") / f"{index}.jpg")
+    command = [sys.executable, "-m", "plugin_core.cli", "batch", str(frames), "-o", str(tmp_path / "out"),
+               "--style", str(EXAMPLES / "painting.jpg"), "--size", "384", "--engine", "local", "--batch-size", "1",
+               "-q"]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(list((tmp_path / "out").rglob("[0-9].png"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    finished = sorted((tmp_path / "out").rglob("[0-9].png"))
+    assert 2 <= len(finished) < 8
+    for path in finished:
+        Image.open(path).load()  # complete files only
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert f"{8 - len(finished)} done, {len(finished)} skipped, 0 failed" in again.stdout
+    everything = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert everything == sorted([*(f"b/{i}.png" for i in (1, 3, 5, 7)), *(f"{i}.png" for i in (0, 2, 4, 6)),
+                                 "results.csv"])
+
+
+def test_a_manifest_without_content_is_refused(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("photo,style\na.jpg,b.jpg\n")
+    assert main(["batch", str(tmp_path / "m.csv"), "-o", str(tmp_path / "out"), "--engine", "local"]) == 2
+    assert "needs a content column" in capsys.readouterr().err
