@@ -108,3 +108,19 @@ def test_a_manifest_without_content_is_refused(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("photo,style\na.jpg,b.jpg\n")
     assert main(["batch", str(tmp_path / "m.csv"), "-o", str(tmp_path / "out"), "--engine", "local"]) == 2
     assert "needs a content column" in capsys.readouterr().err
+
+
+def test_a_parquet_manifest_and_results(tmp_path):
+    import pyarrow
+    import pyarrow.parquet
+
+    shutil.copy(EXAMPLES / "photo.jpg", tmp_path / "photo.jpg")
+    table = {"content": ["photo.jpg", "photo.jpg"], "output": ["a.png", "b.png"], "method": ["fast", "feedforward"],
+             "model": [None, "waves"], "style": [str(EXAMPLES / "painting.jpg"), None], "size": [64, 80]}
+    pyarrow.parquet.write_table(pyarrow.table(table), tmp_path / "work.parquet")
+    assert main(["batch", str(tmp_path / "work.parquet"), "-o", str(tmp_path / "out"), "--engine", "local", "-q",
+                 "--results", str(tmp_path / "out" / "results.parquet")]) == 0
+    results = pyarrow.parquet.read_table(tmp_path / "out" / "results.parquet").to_pylist()
+    assert [row["status"] for row in results] == ["done", "done"]
+    assert Image.open(tmp_path / "out" / "a.png").size == (64, 32)
+    assert Image.open(tmp_path / "out" / "b.png").size == (80, 40)
