@@ -70,8 +70,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     for row in rows:
         for leftover in stale_temporaries(Path(row["output"])):
             leftover.unlink()
-    todo = [row for row in rows if args.overwrite or not Path(row["output"]).is_file()]
-    skipped = [{**row, "status": "skipped", "seconds": 0.0, "error": ""} for row in rows if row not in todo]
+    finished = [not args.overwrite and Path(row["output"]).is_file() for row in rows]
+    todo = [row for row, done in zip(rows, finished, strict=True) if not done]
+    skipped = [{**row, "status": "skipped", "seconds": 0.0, "error": ""}
+               for row, done in zip(rows, finished, strict=True) if done]
     defaults = {"method": args.method, "style": ";".join(str(p.resolve()) for p in args.style), "model": args.model,
                 "strength": args.strength, "color": args.color, "size": args.size, "tile": args.tile,
                 "steps": args.steps, "precision": args.precision, "device": args.device}
