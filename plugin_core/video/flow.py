@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..color import luminance
 from ..errors import RequestError
 
 CONSISTENT = (0.01, 0.5)
@@ -39,8 +40,7 @@ def _cv2():
 
 def _grey(frame: torch.Tensor) -> np.ndarray:
     """``[1,3,H,W]`` 0..1 -> uint8 ``[H,W]`` luma."""
-    weights = frame.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    luma = (frame.float() * weights).sum(1)[0].clamp(0, 1)
+    luma = luminance(frame.float())[0, 0].clamp(0, 1)
     return (luma * 255).round().to(torch.uint8).cpu().numpy()
 
 

@@ -54,9 +54,9 @@ def stylize_frames(
     _check(consistency, temporal_weight)
     history = statistics.History(STATISTICS_KEEP) if consistency != "off" else None
     estimate = FlowEstimator() if consistency == "flow" else None
-    previous = None  # (the last frame at the working size, its result)
+    previous = None  # with flow: (the last frame at the working size, its result)
     for request in requests:
-        current = resize(request.content.float(), api.working_size(request))
+        current = None if estimate is None else resize(request.content.float(), api.working_size(request))
         mask = backward = None
         if estimate is not None and previous is not None:
             last_frame, last_result = previous
