@@ -76,12 +76,12 @@ class Painter:
         size = tuple(content.rgb.shape[-2:])
         mask = None if blank(row.get("mask")) else load_mask(str(row["mask"]), size)
         model = self._value(row, "model") or None
+        paths = [part for part in str(self._value(row, "style") or "").split(";") if part]
         if method == "feedforward":
             if model is None:
                 raise RequestError("feedforward needs a model")
             styles = [Style(model=model)]
         else:
-            paths = [part for part in str(self._value(row, "style") or "").split(";") if part]
             if not paths:
                 raise RequestError(f"{method} needs a style image")
             styles = [Style(_style_image(path)) for path in paths]
@@ -96,5 +96,5 @@ class Painter:
         output.parent.mkdir(parents=True, exist_ok=True)
         alpha = None if content.alpha is None else resize(content.alpha, tuple(painted.shape[-2:]))
         parameters = {"content": Path(row["content"]).name, "method": method, "model": model,
-                      "styles": [Path(p).name for p in str(self._value(row, "style") or "").split(";") if p]}
+                      "styles": [Path(path).name for path in paths]}
         return save_image(output, painted, alpha, parameters)
