@@ -7,10 +7,12 @@ Writing is atomic (a temporary file renamed into place) and stamps provenance me
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -44,13 +46,17 @@ class LoadedImage:
     bits: int
 
 
-def open_image(path: str | Path, role: str = "image") -> Image.Image:
-    """Open and fully decode ``path``, EXIF-rotated, or raise :class:`ImageError` naming ``role``."""
-    label = f"{role} {path}"
+def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: int | None = None) -> Image.Image:
+    """Open and fully decode ``source`` (a path, or an open binary file such as an upload), EXIF-rotated,
+    or raise :class:`ImageError` naming ``role``. ``max_pixels`` refuses larger images before decoding."""
+    label = _label(source, role)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            pil = Image.open(path)
+            pil = Image.open(source)
+            if max_pixels is not None and pil.width * pil.height > max_pixels:
+                raise ImageError(f"{label} is {pil.width}x{pil.height} pixels, more than the "
+                                 f"{max_pixels / 1e6:g} megapixels allowed")
             pil.load()
     except FileNotFoundError:
         raise ImageError(f"{label} does not exist") from None
@@ -61,13 +67,23 @@ def open_image(path: str | Path, role: str = "image") -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{label} is too large to open safely ({exc}); downscale it first") from None
     except UnidentifiedImageError:
-        empty = Path(path).stat().st_size == 0
-        raise ImageError(f"{label} is {'empty' if empty else 'not an image file Pillow can read'}") from None
+        raise ImageError(f"{label} is {'empty' if _is_empty(source) else 'not an image file Pillow can read'}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label} is corrupt or truncated ({exc})") from None
     if pil.width == 0 or pil.height == 0:
         raise ImageError(f"{label} is empty (0 pixels)")
     return ImageOps.exif_transpose(pil)
+
+
+def _label(source: str | Path | BinaryIO, role: str) -> str:
+    """``role path`` for a file, ``role`` for an open one (whose caller names it in ``role``)."""
+    return role if hasattr(source, "read") else f"{role} {source}"
+
+
+def _is_empty(source: str | Path | BinaryIO) -> bool:
+    if hasattr(source, "seek"):
+        return source.seek(0, io.SEEK_END) == 0
+    return Path(source).stat().st_size == 0
 
 
 def pil_to_tensors(pil: Image.Image) -> LoadedImage:
@@ -84,10 +100,13 @@ def pil_to_tensors(pil: Image.Image) -> LoadedImage:
     return LoadedImage(tensor, None, 8)
 
 
-def load_image(path: str | Path, role: str = "image", min_side: int = MIN_SIDE) -> LoadedImage:
-    """Read an image file for ``role`` ("content", "style"...), refusing ones smaller than ``min_side``."""
-    loaded = pil_to_tensors(open_image(path, role))
-    check_size(loaded.rgb, f"{role} {path}", min_side)
+def load_image(
+    source: str | Path | BinaryIO, role: str = "image", min_side: int = MIN_SIDE, max_pixels: int | None = None
+) -> LoadedImage:
+    """Read an image for ``role`` ("content", "style"...), refusing ones smaller than ``min_side``
+    (or with more than ``max_pixels``)."""
+    loaded = pil_to_tensors(open_image(source, role, max_pixels))
+    check_size(loaded.rgb, _label(source, role), min_side)
     return loaded
 
 
@@ -165,20 +184,15 @@ def _xmp(parameters: dict) -> bytes:
     ).encode()
 
 
-def save_image(
-    path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None
-) -> Path:
-    """Write atomically (temporary file in the same folder, then rename) with provenance metadata.
-
-    PNG gets text chunks (``Software``, ``brushwork``, ``AI-generated``) and XMP; JPEG, WebP and TIFF
-    get XMP. Formats without alpha (JPEG) drop it with a warning.
-    """
-    path = Path(path)
-    fmt = SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise RequestError(f"cannot write {path}: use one of {', '.join(sorted(SAVE_FORMATS))}")
+def encode_image(
+    target: str | Path | BinaryIO, fmt: str, rgb: torch.Tensor, alpha: torch.Tensor | None = None,
+    parameters: dict | None = None,
+) -> None:
+    """Write ``rgb`` (+ ``alpha``) in Pillow format ``fmt`` (a ``SAVE_FORMATS`` value) to ``target``
+    with provenance metadata: PNG gets text chunks (``Software``, ``brushwork``, ``AI-generated``)
+    and XMP; JPEG, WebP and TIFF get XMP. JPEG drops alpha with a warning."""
     if alpha is not None and fmt == "JPEG":
-        warnings.warn(f"{path}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
+        warnings.warn(f"{_label(target, 'output')}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
         alpha = None
     parameters = dict(parameters or {})
     pil = tensor_to_pil(rgb, alpha)
@@ -196,9 +210,21 @@ def save_image(
     else:
         options["xmp"] = xmp
         options["quality"] = 95
+    pil.save(target, format=fmt, **options)
+
+
+def save_image(
+    path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None
+) -> Path:
+    """Write atomically (temporary file in the same folder, then rename) with provenance metadata
+    (:func:`encode_image`); the format follows the file's ending."""
+    path = Path(path)
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise RequestError(f"cannot write {path}: use one of {', '.join(sorted(SAVE_FORMATS))}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise RequestError(f"cannot write {path}: folder {folder} does not exist")
     with atomic_path(path) as temporary:
-        pil.save(temporary, format=fmt, **options)
+        encode_image(temporary, fmt, rgb, alpha, parameters)
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -14,18 +15,21 @@ from .errors import MaskError
 from .image import open_image
 
 
-def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """Read a mask file: its alpha channel when it has one, else its grey level.
+def load_mask(
+    source: str | Path | BinaryIO, size: tuple[int, int] | None = None, role: str = "mask", max_pixels: int | None = None
+) -> torch.Tensor:
+    """Read a mask (a path, or an open binary file named in ``role``): its alpha channel when it
+    has one, else its grey level.
 
     With ``size=(H, W)`` a mask of another size is resized to it, with a warning.
     """
-    pil = open_image(path, "mask")
+    pil = open_image(source, role, max_pixels)
     has_alpha = pil.mode in ("RGBA", "LA", "PA") or "transparency" in pil.info
     grey = pil.convert("RGBA").getchannel("A") if has_alpha else pil.convert("L")
     mask = torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255).view(1, 1, grey.height, grey.width)
     if size is not None and tuple(mask.shape[-2:]) != tuple(size):
         warnings.warn(
-            f"mask {path} is {grey.width}x{grey.height}, the image is {size[1]}x{size[0]}: resized to fit",
+            f"{role} {source} is {grey.width}x{grey.height}, the image is {size[1]}x{size[0]}: resized to fit",
             stacklevel=2,
         )
         mask = resize_mask(mask, size)

@@ -39,3 +39,15 @@ class Region:
             raise RequestError(f"style weights must be >= 0 and not all zero, got {weights}")
         total = sum(weights)
         return [w / total for w in weights]
+
+
+def assign(styles: Sequence[Style], masks: Sequence[torch.Tensor]) -> list[Region]:
+    """Regions from styles and masks: no mask, all styles everywhere; one mask, all styles there;
+    one mask per style, each style its own region."""
+    if not masks:
+        return [Region(styles)]
+    if len(masks) == 1:
+        return [Region(styles, masks[0])]
+    if len(masks) == len(styles):
+        return [Region([style], mask) for style, mask in zip(styles, masks, strict=True)]
+    raise RequestError(f"{len(masks)} masks for {len(styles)} styles: give one mask, or one per style")

@@ -83,7 +83,7 @@ def test_rgba_content_keeps_its_alpha(workdir):
         (["--style", "painting.jpg", "--method", "cubism"], "unknown method 'cubism'"),
         (["--style", "painting.jpg", "--mask", "empty.png"], "mask of region 1 is empty"),
         (["--style", "painting.jpg", "--mask", "sky_mask.png", "--mask", "land_mask.png",
-          "--mask", "sky_mask.png"], "3 --mask for 1 styles"),
+          "--mask", "sky_mask.png"], "3 masks for 1 styles"),
         (["--style", "painting.jpg", "--strength", "2"], "strength must be between 0 and 1"),
         (["--style", "painting.jpg", "--style-layers", "relu1_1,relu9_1"], "style layers ['relu1_1', 'relu9_1']"),
         (["--style", "painting.jpg", "--style-layer-weights", "1,2"], "2 style layer weights for 5 style layers"),

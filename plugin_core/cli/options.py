@@ -11,7 +11,7 @@ from ..errors import RequestError
 from ..image import load_image
 from ..masks import load_mask
 from ..methods.gatys import INITS, OPTIMIZERS, GatysSettings
-from ..regions import Region, Style
+from ..regions import Region, Style, assign
 
 
 def tile(text: str) -> int | None:
@@ -127,14 +127,7 @@ def styles(args: argparse.Namespace) -> list[Style]:
 
 
 def regions(styles: list[Style], mask_paths: list[Path], size: tuple[int, int]) -> list[Region]:
-    masks = [load_mask(path, size) for path in mask_paths]
-    if not masks:
-        return [Region(styles)]
-    if len(masks) == 1:
-        return [Region(styles, masks[0])]
-    if len(masks) == len(styles):
-        return [Region([style], mask) for style, mask in zip(styles, masks, strict=True)]
-    raise RequestError(f"{len(masks)} --mask for {len(styles)} styles: give one mask, or one per style")
+    return assign(styles, [load_mask(path, size) for path in mask_paths])
 
 
 def arbitrary_model(args: argparse.Namespace) -> str | None:

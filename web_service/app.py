@@ -1,0 +1,150 @@
+"""The routes: ``/v1`` (a key's work), ``/healthz``, ``/readyz``, ``/metrics``; ``/docs`` is FastAPI's."""
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import anyio
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from plugin_core import __version__
+
+from . import errors
+from .access import Access, Caller
+from .errors import ApiError
+from .forms import multipart_only, order_form
+from .jobs import JobRunner
+from .limits import BodyLimit
+from .metrics import Measure, Metrics
+from .painting import FORMATS, ONE_PASS, Order, decode, offered_models, paint
+from .pool import RETRY_SECONDS, Pool
+from .settings import Settings
+from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store
+
+CHECKS = 2
+"""Submitted jobs whose uploads are being decoded (checked) at once."""
+IMAGES = {"content": {media_type: {} for _, media_type in FORMATS.values()}, "description": "the painted image"}
+
+
+def _job_body(job: Job) -> dict:
+    return {"id": job.id, "state": job.state, "progress": round(job.progress, 4), "error": job.error,
+            "method": job.method, "attempts": job.attempts, "created": job.created, "started": job.started,
+            "finished": job.finished, "result": f"/v1/jobs/{job.id}/result" if job.state == DONE else None}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service over ``settings``' database; jobs run on this app's own workers."""
+    settings.data.mkdir(parents=True, exist_ok=True)
+    store, limits, metrics = Store(settings.url()), settings.limits, Metrics()
+    access = Access(store, limits.rate_per_minute)
+    runner = JobRunner(store, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool, app.state.checks = Pool(settings.workers, limits.waiting_requests), anyio.CapacityLimiter(CHECKS)
+        metrics.watch(lambda: app.state.pool.waiting, lambda: app.state.pool.busy, store.queued, lambda: runner.busy)
+        runner.start()
+        yield
+        await run_in_threadpool(runner.stop)
+
+    app = FastAPI(title="brushwork", version=__version__, lifespan=lifespan, description=(
+        "Neural style transfer: paint a photo in the style of a painting. One-pass methods answer "
+        "`POST /v1/stylize` with the image; long work (Gram optimisation, large images) goes through "
+        "`POST /v1/jobs`. Every `/v1` route takes `Authorization: Bearer KEY`."))
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=limits.request_bytes)
+    app.add_middleware(Measure, metrics=metrics)
+    CallerDep = Annotated[Caller, Depends(access)]
+    OrderDep = Annotated[Order, Depends(order_form(limits))]
+
+    @app.post("/v1/stylize", dependencies=[Depends(multipart_only)], response_class=Response,
+              responses={200: IMAGES}, summary="paint one image now (one-pass methods)")
+    async def stylize(caller: CallerDep, order: OrderDep) -> Response:
+        method = order.fields["method"]
+        if method not in ONE_PASS:
+            raise ApiError(400, "use_jobs", f"{method} optimises for minutes: POST the same form to /v1/jobs")
+        painted = await app.state.pool.run(paint, order, limits, settings.device)
+        await run_in_threadpool(store.count, caller.key_id, method, painted.megapixels, painted.seconds)
+        metrics.images.labels(method).inc()
+        return Response(painted.data, media_type=painted.media_type, headers={
+            "X-Brushwork-Method": method, "X-Brushwork-Seconds": f"{painted.seconds:.3f}",
+            "Server-Timing": f"paint;dur={painted.seconds * 1000:.1f}"})
+
+    @app.post("/v1/jobs", status_code=202, dependencies=[Depends(multipart_only)], summary="queue long work")
+    async def submit(caller: CallerDep, order: OrderDep) -> JSONResponse:
+        if await run_in_threadpool(store.queued) >= limits.queued_jobs:
+            raise ApiError(503, "busy", f"the job queue is full ({limits.queued_jobs} jobs); retry later",
+                           {"Retry-After": str(RETRY_SECONDS)})
+        await anyio.to_thread.run_sync(decode, order, limits, limiter=app.state.checks)
+        job_id = await run_in_threadpool(store.add_job, caller.key_id, order.fields["method"], order.fields,
+                                         order.uploads)
+        runner.wake.set()
+        job = await run_in_threadpool(store.job, job_id)
+        return JSONResponse(_job_body(job), 202, headers={"Location": f"/v1/jobs/{job_id}"})
+
+    def owned(job_id: str, caller: Caller) -> Job:
+        job = store.job(job_id, caller.key_id)
+        if job is None:
+            raise ApiError(404, "not_found", f"no job {job_id!r} for this key")
+        return job
+
+    @app.get("/v1/jobs/{job_id}", summary="a job's state and progress (0..1)")
+    def job_state(job_id: str, caller: CallerDep) -> dict:
+        return _job_body(owned(job_id, caller))
+
+    @app.get("/v1/jobs/{job_id}/result", response_class=Response, responses={200: IMAGES},
+             summary="a finished job's image")
+    def job_result(job_id: str, caller: CallerDep) -> Response:
+        job = owned(job_id, caller)
+        if job.state == EXPIRED:
+            raise ApiError(410, "expired", f"job {job_id} finished more than {limits.result_seconds:g} s ago; "
+                                           "its result was dropped")
+        if job.state in (FAILED, CANCELLED):
+            raise ApiError(409, job.state, f"job {job_id} is {job.state}" + (f": {job.error}" if job.error else ""))
+        if job.state != DONE:
+            raise ApiError(409, "not_ready", f"job {job_id} is {job.state} ({job.progress:.0%})",
+                           {"Retry-After": "1"})
+        return Response(store.result(job_id), media_type=job.media_type, headers={"X-Brushwork-Method": job.method})
+
+    @app.delete("/v1/jobs/{job_id}", summary="cancel a job, or delete a finished one and its result")
+    def job_cancel(job_id: str, caller: CallerDep) -> dict:
+        owned(job_id, caller)
+        return {"id": job_id, "state": store.cancel(job_id)}
+
+    @app.get("/v1/models", summary="the models this server paints with")
+    def models(_caller: CallerDep) -> dict:
+        return {"methods": list(ONE_PASS) + ["gatys"],
+                "models": [{"name": name, "family": family or "own"} for name, family in offered_models().items()]}
+
+    @app.get("/v1/usage", summary="this key's calls, megapixels and compute seconds by day and method")
+    def usage(caller: CallerDep) -> dict:
+        return {"key": caller.name, "usage": store.usage(caller.key_id)}
+
+    @app.get("/healthz", summary="the server answers (even while every worker is busy)")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="the database answers and the job workers run")
+    async def readyz() -> JSONResponse:
+        def check() -> None:
+            with store.engine.connect() as db:
+                db.execute(sa.text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(run_in_threadpool(check), timeout=5)
+        except Exception as error:
+            return JSONResponse(errors.body("not_ready", f"the database does not answer: {type(error).__name__}"),
+                                503)
+        if runner.stopping.is_set():
+            return JSONResponse(errors.body("not_ready", "the server is shutting down"), 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", response_class=Response, summary="Prometheus metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,63 @@
+"""The multipart form of ``POST /v1/stylize`` and ``POST /v1/jobs``: typed fields (so ``/docs``
+shows them with this server's limits) read into an :class:`Order`."""
+
+from typing import Annotated, Literal
+
+from fastapi import File, Form, Request, UploadFile
+
+from plugin_core import api
+
+from .errors import ApiError
+from .painting import FORMATS, Order
+from .settings import Limits
+from .store import Upload
+
+MULTIPART = "multipart/form-data"
+DEFAULT_SIZE = 512
+
+
+def multipart_only(request: Request) -> None:
+    """Refuse bodies that are not a multipart form before their fields are looked for."""
+    kind = request.headers.get("content-type", "")
+    if not kind.lower().startswith(MULTIPART):
+        raise ApiError(415, "unsupported_media_type",
+                       f"send the fields as {MULTIPART} (curl -F), not {kind or 'no content type'}")
+
+
+def order_form(limits: Limits):
+    """The form as a FastAPI dependency, its maxima this server's ``limits``."""
+
+    async def form(
+        content: Annotated[UploadFile, File(description="the photo to paint")],
+        style: Annotated[list[UploadFile] | None, File(description="style image (repeatable)")] = None,
+        mask: Annotated[list[UploadFile] | None, File(
+            description="where the style applies, the content's size (one, or one per style)")] = None,
+        model: Annotated[list[str] | None, Form(
+            description="adain or fast: the model (default: the installed one); feedforward: a style model "
+                        "(repeatable); see GET /v1/models")] = None,
+        style_weight: Annotated[list[float] | None, Form(allow_inf_nan=False)] = None,
+        method: Annotated[Literal[api.METHODS], Form()] = api.DEFAULT_METHOD,
+        strength: Annotated[float | None, Form(ge=0, le=1, allow_inf_nan=False,
+                                               description="0 = photo, 1 = all style")] = None,
+        color: Annotated[Literal[api.COLOR_MODES], Form(description="keep the photo's colours")] = "none",
+        color_when: Annotated[Literal[api.COLOR_WHEN], Form()] = "after",
+        size: Annotated[int, Form(ge=0, le=limits.size,
+                                  description="long side of the result; 0 = the content's own")] = min(
+            DEFAULT_SIZE, limits.size),
+        tile: Annotated[int | None, Form(ge=0, le=limits.size,
+                                         description="tile side; 0 = never tile; empty = when memory calls for it")] = None,
+        steps: Annotated[int, Form(ge=1, le=limits.steps, description="gatys: optimisation steps")] = 200,
+        seed: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0,
+        format: Annotated[Literal[tuple(FORMATS)], Form()] = "png",
+    ) -> Order:
+        files = [("content", [content]), ("style", style or []), ("mask", mask or [])]
+        uploads = [Upload(field, upload.filename or "", await upload.read()) for field, group in files
+                   for upload in group]
+        fields = {
+            "method": method, "model": model or [], "style_weight": style_weight or [], "strength": strength,
+            "color": color, "color_when": color_when, "size": size, "tile": tile, "steps": steps, "seed": seed,
+            "format": format,
+        }
+        return Order(fields, uploads)
+
+    return form

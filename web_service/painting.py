@@ -1,0 +1,145 @@
+"""An order (the form's fields and its uploads) -> a :class:`plugin_core.api.StyleRequest` -> image bytes.
+
+Uploads are decoded from memory, never written under their own names; a model is named from the
+models this server offers (never a path); a mask must be the content's size.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+
+from plugin_core import api, registry
+from plugin_core.errors import MaskError, RequestError, WeightsError
+from plugin_core.image import LoadedImage, encode_image, load_image, resize
+from plugin_core.masks import load_mask
+from plugin_core.regions import Region, Style, assign
+
+from .settings import Limits
+from .store import Upload
+
+FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
+ONE_PASS = ("adain", "fast", "feedforward")
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a client asked for: the form's fields (JSON-safe) and its uploaded files."""
+
+    fields: dict
+    uploads: list[Upload]
+
+    def files(self, field: str) -> list[Upload]:
+        return [upload for upload in self.uploads if upload.field == field]
+
+
+@dataclass(frozen=True)
+class Painted:
+    data: bytes
+    media_type: str
+    megapixels: float
+    seconds: float
+
+
+def offered_models() -> dict[str, str | None]:
+    """Model names this server paints with -> their family (None: a user's own weight file)."""
+    manifest = registry.read_manifest()
+    offered = {model.name: model.family for model in manifest.values()
+               if all(registry.find_file(file.name) for file in model.files)}
+    return offered | {path.stem: None for path in registry.other_files(manifest)}
+
+
+def file_name(upload: Upload) -> str:
+    """The upload's own name without any folders a client put in it (shown, never used as a path)."""
+    return PureWindowsPath(PurePosixPath(upload.filename).name).name
+
+
+def _role(upload: Upload) -> str:
+    return f"{upload.field} {file_name(upload)!r}"
+
+
+def _model(name: str, method: str, offered: dict[str, str | None]) -> str:
+    family = offered.get(name, "unknown")
+    if family == "unknown" or family not in (None, method):
+        choices = ", ".join(sorted(n for n, f in offered.items() if f in (None, method))) or "none installed"
+        raise WeightsError(f"unknown {method} model {name!r}: this server offers {choices}")
+    return name
+
+
+def _styles(order: Order, limits: Limits) -> list[Style]:
+    fields, method = order.fields, order.fields["method"]
+    offered = offered_models()
+    if method == "feedforward":
+        if order.files("style"):
+            raise RequestError("feedforward paints with trained models: send 'model' fields, not 'style' images")
+        if not fields["model"]:
+            raise RequestError("feedforward needs a 'model' field (a style model; see GET /v1/models)")
+        paints = [{"model": _model(name, method, offered)} for name in fields["model"]]
+    else:
+        if not order.files("style"):
+            raise RequestError(f"{method} needs at least one 'style' image")
+        if len(fields["model"]) > 1:
+            raise RequestError(f"{method} takes one 'model', got {len(fields['model'])}")
+        for name in fields["model"]:
+            _model(name, method, offered)
+        paints = [{"image": _image(upload, limits).rgb} for upload in order.files("style")]
+    weights = fields["style_weight"] or [1.0] * len(paints)
+    if len(weights) != len(paints):
+        raise RequestError(f"{len(weights)} 'style_weight' fields for {len(paints)} styles")
+    return [Style(weight=weight, **paint) for paint, weight in zip(paints, weights, strict=True)]
+
+
+def _image(upload: Upload, limits: Limits) -> LoadedImage:
+    return load_image(io.BytesIO(upload.data), _role(upload), max_pixels=int(limits.megapixels * 1e6))
+
+
+def decode(order: Order, limits: Limits) -> tuple[LoadedImage, list[Region]]:
+    """The content and the regions the order paints, every upload checked."""
+    (content_upload,) = order.files("content")
+    content = _image(content_upload, limits)
+    height, width = content.rgb.shape[-2:]
+    if not order.fields["size"] and max(height, width) > limits.size:
+        raise RequestError(f"content is {width}x{height} and size 0 keeps that, above this server's limit of "
+                           f"{limits.size} pixels: send a size")
+    styles = _styles(order, limits)
+    masks = []
+    for upload in order.files("mask"):
+        mask = load_mask(io.BytesIO(upload.data), None, _role(upload), int(limits.megapixels * 1e6))
+        if tuple(mask.shape[-2:]) != (height, width):
+            raise MaskError(f"{_role(upload)} is {mask.shape[-1]}x{mask.shape[-2]}, the content {width}x{height}: "
+                            "a mask must be the content's size")
+        masks.append(mask)
+    return content, assign(styles, masks)
+
+
+def provenance(order: Order) -> dict:
+    """What made the picture, stored in the file (names only, as the client gave them)."""
+    fields = dict(order.fields)
+    names = {field: [file_name(u) for u in order.files(field)] for field in ("content", "style", "mask")}
+    return fields | {"content": names["content"][0], "styles": names["style"], "masks": names["mask"]}
+
+
+def paint(
+    order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Painted:
+    """Paint ``order``; ``progress`` hears the fraction done, ``cancel`` may stop a long run."""
+    start = time.perf_counter()
+    fields = order.fields
+    content, regions = decode(order, limits)
+    model = fields["model"][0] if fields["method"] in ("adain", "fast") and fields["model"] else None
+    report = None if progress is None else (lambda p: progress(p.step / max(1, p.total)))
+    result = api.stylize(api.StyleRequest(
+        content.rgb, regions, method=fields["method"], strength=fields["strength"], model=model,
+        color=fields["color"], color_when=fields["color_when"], size=fields["size"] or None, tile=fields["tile"],
+        steps=fields["steps"], seed=fields["seed"], device=device, progress=report, cancel=cancel,
+    ))
+    pil_format, media_type = FORMATS[fields["format"]]
+    alpha = None if content.alpha is None or pil_format == "JPEG" else resize(content.alpha, result.shape[-2:])
+    buffer = io.BytesIO()
+    encode_image(buffer, pil_format, result, alpha, provenance(order))
+    megapixels = result.shape[0] * result.shape[-2] * result.shape[-1] / 1e6
+    return Painted(buffer.getvalue(), media_type, megapixels, time.perf_counter() - start)

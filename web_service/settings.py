@@ -1,0 +1,47 @@
+"""What a server is allowed to do (:class:`Limits`) and where it keeps its data (:class:`Settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safe defaults for a server on one machine; every one is a ``brushwork serve`` option.
+
+    ``request_bytes`` is enforced while the body streams in; ``megapixels`` is read from each
+    image's header before it is decoded (the decompression-bomb guard).
+    """
+
+    request_bytes: int = 50 * 2**20
+    megapixels: float = 40.0
+    steps: int = 2000
+    size: int = 2048
+    rate_per_minute: float = 120.0
+    waiting_requests: int = 8
+    queued_jobs: int = 100
+    job_seconds: float = 1800.0
+    result_seconds: float = 86400.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``database_url`` None: SQLite in ``data/brushwork.sqlite3``. ``workers`` paint one-pass
+    requests, ``job_workers`` run jobs; each is a thread that holds the device while it paints.
+    A running job whose heartbeat is older than ``lease_seconds`` belonged to a server that died:
+    it is queued again."""
+
+    data: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "brushwork-serve")
+    database_url: str | None = None
+    workers: int = 1
+    job_workers: int = 1
+    device: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 1.0
+
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data / 'brushwork.sqlite3'}"
