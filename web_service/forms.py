@@ -4,6 +4,7 @@ shows them with this server's limits) read into an :class:`Order`."""
 from typing import Annotated, Literal
 
 from fastapi import File, Form, Request, UploadFile
+from pydantic import FiniteFloat
 
 from plugin_core import api
 
@@ -35,7 +36,7 @@ def order_form(limits: Limits):
         model: Annotated[list[str] | None, Form(
             description="adain or fast: the model (default: the installed one); feedforward: a style model "
                         "(repeatable); see GET /v1/models")] = None,
-        style_weight: Annotated[list[float] | None, Form(allow_inf_nan=False)] = None,
+        style_weight: Annotated[list[FiniteFloat] | None, Form(description="weight of the matching style")] = None,
         method: Annotated[Literal[api.METHODS], Form()] = api.DEFAULT_METHOD,
         strength: Annotated[float | None, Form(ge=0, le=1, allow_inf_nan=False,
                                                description="0 = photo, 1 = all style")] = None,

@@ -177,7 +177,7 @@ class Store:
         with self.engine.connect() as db:
             rows = db.execute(sa.select(usage).where(usage.c.key_id == key_id).order_by(usage.c.day, usage.c.method))
             return [{"day": row.day, "method": row.method, "calls": row.calls,
-                     "megapixels": round(row.megapixels, 4), "seconds": round(row.seconds, 3)} for row in rows]
+                     "megapixels": round(row.megapixels, 6), "seconds": round(row.seconds, 3)} for row in rows]
 
     # jobs
     def add_job(self, key_id: int, method: str, fields: dict, uploads: list[Upload]) -> str:

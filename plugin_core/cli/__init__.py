@@ -8,11 +8,11 @@ import warnings
 
 from .. import __version__
 from ..errors import BrushworkError
-from . import batch, export, gimp, models, stylize, train, video
+from . import batch, export, gimp, models, serve, stylize, train, video
 
 COMMANDS = {
-    "stylize": stylize, "video": video, "batch": batch, "models": models, "train": train, "export": export,
-    "gimp": gimp,
+    "stylize": stylize, "video": video, "batch": batch, "serve": serve, "models": models, "train": train,
+    "export": export, "gimp": gimp,
 }
 EXIT_BAD_INPUT = 2
 
