@@ -48,6 +48,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "plugin_core.cli", "serve", "--port", str(self.port),
                         "--data", str(data), *args]
+        data.mkdir(parents=True, exist_ok=True)
         self.log = log or data / f"server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 

@@ -11,7 +11,7 @@ def serve_on_ray(
     settings: Settings, host: str, port: int, replicas: int | str, address: str | None = None,
     gpus_per_replica: float = 0.0,
 ) -> None:
-    """Run until interrupted: a local Ray (``address`` None) or the cluster at ``address``;
+    """Run until interrupted (then the replicas finish, and a local Ray stops): a local Ray (``address`` None) or the cluster at ``address``;
     ``replicas`` a number, or ``auto`` for Ray Serve's autoscaling."""
     import ray
     from ray import serve
@@ -21,4 +21,9 @@ def serve_on_ray(
     ingress = serve.ingress(lambda: create_app(settings))()
     deployment = serve.deployment(ingress, name="brushwork", num_replicas=replicas, ray_actor_options={
         "num_cpus": 1, "num_gpus": gpus_per_replica})
-    serve.run(deployment.bind(), name="brushwork", route_prefix="/", blocking=True)
+    try:
+        serve.run(deployment.bind(), name="brushwork", route_prefix="/", blocking=True)
+    except KeyboardInterrupt:
+        serve.shutdown()
+    finally:
+        ray.shutdown()
