@@ -1,6 +1,6 @@
 """A bounded load test of ``brushwork serve`` on 127.0.0.1: throughput, latency, errors, memory, HTTP overhead.
 
-    python bench/serve_load.py [--clients 4] [--seconds 60] [--size 512] [--methods fast adain]
+    python bench/serve_load.py [--clients 4] [--seconds 60] [--rounds 2] [--size 512] [--methods fast adain]
 
 Per method, painting the example photo and painting at ``--size``:
 
@@ -8,9 +8,9 @@ Per method, painting the example photo and painting at ``--size``:
   over the median of the same order painted in this process (``web_service.painting.paint``), the
   two alternated;
 - **load**: ``--clients`` clients posting back to back for ``--seconds``: requests/s, p50/p95/p99
-  latency and errors (anything but 200);
+  latency and errors (anything but 200), over ``--rounds`` rounds of every method;
 - **memory**: the server's resident memory after a warm-up call of every method (models loaded)
-  and after the load.
+  and after each round: a leak grows every round, the allocator's caches only in the first.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--methods", nargs="+", default=["fast", "adain"])
     args = parser.parse_args()
@@ -84,8 +85,8 @@ def main() -> None:
         with server.client() as http:
             for method in args.methods:
                 assert http.post("/v1/stylize", files=uploads, data={"method": method, "size": args.size}).is_success
-        memory_before = resident_mib(server.process.pid)
-        rows = []
+        memory = [resident_mib(server.process.pid)]
+        rows = {}
         for method in args.methods:
             form = {"method": method, "size": str(args.size)}
             order = Order(FIELDS | {"method": method, "size": args.size},
@@ -99,20 +100,26 @@ def main() -> None:
                     response = http.post("/v1/stylize", files=uploads, data=form)
                     trips.append(time.perf_counter() - start)
                     painted.append(float(response.headers["x-brushwork-seconds"]))
-            latencies, statuses = load(server.url, form, uploads, args.clients, args.seconds)
-            rows.append((method, *map(statistics.median, (local, painted, trips)), latencies, statuses))
-        memory_after = resident_mib(server.process.pid)
-    print(f"{args.clients} clients for {args.seconds:g} s per method at {args.size} px; server: 1 worker; "
-          f"times in seconds")
+            rows[method] = [*map(statistics.median, (local, painted, trips)), [], []]
+        for _ in range(args.rounds):
+            for method in args.methods:
+                latencies, statuses = load(server.url, {"method": method, "size": str(args.size)}, uploads,
+                                           args.clients, args.seconds)
+                rows[method][3] += latencies
+                rows[method][4] += statuses
+            memory.append(resident_mib(server.process.pid))
+    seconds = args.seconds * args.rounds
+    print(f"{args.clients} clients, {args.rounds} rounds of {args.seconds:g} s per method at {args.size} px; "
+          f"server: 1 worker; times in seconds")
     print("| method | in-process | server paint | round trip | overhead | req/s | p50 | p95 | p99 | errors |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for method, local, painted, trip, latencies, statuses in rows:
+    for method, (local, painted, trip, latencies, statuses) in rows.items():
         errors = sum(status != 200 for status in statuses)
         print(f"| {method} | {local:.3f} | {painted:.3f} | {trip:.3f} | {trip / local:.2f}x | "
-              f"{len(latencies) / args.seconds:.2f} | {percentile(latencies, 0.5):.2f} | "
+              f"{len(latencies) / seconds:.2f} | {percentile(latencies, 0.5):.2f} | "
               f"{percentile(latencies, 0.95):.2f} | {percentile(latencies, 0.99):.2f} | {errors} |")
-    print(f"server memory: {memory_before:.0f} MiB with the models loaded, {memory_after:.0f} MiB after the load "
-          f"({memory_after - memory_before:+.0f} MiB)")
+    rounds = ", ".join(f"{m:.0f}" for m in memory[1:])
+    print(f"server memory (MiB): {memory[0]:.0f} with the models loaded; after each round: {rounds}")
 
 
 if __name__ == "__main__":

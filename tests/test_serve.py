@@ -220,6 +220,9 @@ def test_a_running_job_is_cancelled(client):
 
 def test_a_bad_job_is_refused_at_submission(client):
     _error(client.post("/v1/jobs", files=files(b"junk"), data={"method": "gatys"}), 400, "invalid_image")
+    too_large_whole = {"size": "0", "tile": "0", "method": "gatys"}  # 4 GB of Gram work in one piece
+    _error(client.post("/v1/jobs", files=files(grey_png(1000, 1000)), data=too_large_whole),
+           400, "invalid_request", "needs tiles")
     _error(client.get("/v1/jobs/../../etc/passwd"), 404, "not_found")
 
 

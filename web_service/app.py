@@ -20,7 +20,7 @@ from .forms import multipart_only, order_form
 from .jobs import JobRunner
 from .limits import BodyLimit
 from .metrics import Measure, Metrics
-from .painting import FORMATS, ONE_PASS, Order, decode, offered_models, paint
+from .painting import FORMATS, ONE_PASS, Order, offered_models, paint, style_request
 from .pool import RETRY_SECONDS, Pool
 from .settings import Settings
 from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store
@@ -79,7 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         if await run_in_threadpool(store.queued) >= limits.queued_jobs:
             raise ApiError(503, "busy", f"the job queue is full ({limits.queued_jobs} jobs); retry later",
                            {"Retry-After": str(RETRY_SECONDS)})
-        await anyio.to_thread.run_sync(decode, order, limits, limiter=app.state.checks)
+        await anyio.to_thread.run_sync(style_request, order, limits, settings.device, limiter=app.state.checks)
         job_id = await run_in_threadpool(store.add_job, caller.key_id, order.fields["method"], order.fields,
                                          order.uploads)
         runner.wake.set()

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 
-from plugin_core import api, registry
+from plugin_core import api, registry, tiling
+from plugin_core.devices import resolve_device
 from plugin_core.errors import MaskError, RequestError, WeightsError
 from plugin_core.image import LoadedImage, encode_image, load_image, resize
 from plugin_core.masks import load_mask
@@ -115,6 +116,15 @@ def decode(order: Order, limits: Limits) -> tuple[LoadedImage, list[Region]]:
     return content, assign(styles, masks)
 
 
+def _check_memory(request: api.StyleRequest) -> None:
+    """``tile`` 0 (never tile) only where the whole image fits the memory the automatic plan allows:
+    a client may not make the server take more."""
+    size = api.working_size(request)
+    if request.tile == 0 and tiling.plan_tile(request.method, size, None, resolve_device(request.device)):
+        raise RequestError(f"a {size[1]}x{size[0]} {request.method} image needs tiles on this server: "
+                           "leave 'tile' empty (automatic) or send a tile side")
+
+
 def provenance(order: Order) -> dict:
     """What made the picture, stored in the file (names only, as the client gave them)."""
     fields = dict(order.fields)
@@ -122,22 +132,34 @@ def provenance(order: Order) -> dict:
     return fields | {"content": names["content"][0], "styles": names["style"], "masks": names["mask"]}
 
 
-def paint(
+def style_request(
     order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-) -> Painted:
-    """Paint ``order``; ``progress`` hears the fraction done, ``cancel`` may stop a long run."""
-    start = time.perf_counter()
+) -> tuple[api.StyleRequest, LoadedImage]:
+    """The core's request for ``order`` (and the decoded content), every field and upload checked;
+    ``progress`` hears the fraction done, ``cancel`` may stop a long run."""
     fields = order.fields
     content, regions = decode(order, limits)
     model = fields["model"][0] if fields["method"] in ("adain", "fast") and fields["model"] else None
     report = None if progress is None else (lambda p: progress(p.step / max(1, p.total)))
-    result = api.stylize(api.StyleRequest(
+    request = api.StyleRequest(
         content.rgb, regions, method=fields["method"], strength=fields["strength"], model=model,
         color=fields["color"], color_when=fields["color_when"], size=fields["size"] or None, tile=fields["tile"],
         steps=fields["steps"], seed=fields["seed"], device=device, progress=report, cancel=cancel,
-    ))
-    pil_format, media_type = FORMATS[fields["format"]]
+    )
+    _check_memory(request)
+    return request, content
+
+
+def paint(
+    order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Painted:
+    """Paint ``order`` (:func:`style_request`) and encode it in the asked format."""
+    start = time.perf_counter()
+    request, content = style_request(order, limits, device, progress, cancel)
+    result = api.stylize(request)
+    pil_format, media_type = FORMATS[order.fields["format"]]
     alpha = None if content.alpha is None or pil_format == "JPEG" else resize(content.alpha, result.shape[-2:])
     buffer = io.BytesIO()
     encode_image(buffer, pil_format, result, alpha, provenance(order))
