@@ -67,7 +67,8 @@ def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: i
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{label} is too large to open safely ({exc}); downscale it first") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{label} is {'empty' if _is_empty(source) else 'not an image file Pillow can read'}") from None
+        kind = "empty" if _is_empty(source) else "not an image file Pillow can read"
+        raise ImageError(f"{label} is {kind}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label} is corrupt or truncated ({exc})") from None
     if pil.width == 0 or pil.height == 0:

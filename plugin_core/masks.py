@@ -16,7 +16,8 @@ from .image import open_image
 
 
 def load_mask(
-    source: str | Path | BinaryIO, size: tuple[int, int] | None = None, role: str = "mask", max_pixels: int | None = None
+    source: str | Path | BinaryIO, size: tuple[int, int] | None = None, role: str = "mask",
+    max_pixels: int | None = None,
 ) -> torch.Tensor:
     """Read a mask (a path, or an open binary file named in ``role``): its alpha channel when it
     has one, else its grey level.

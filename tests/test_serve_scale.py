@@ -64,7 +64,8 @@ def test_two_servers_share_keys_jobs_and_usage_in_postgresql(postgres, tmp_path)
             Server(tmp_path / "b", "--database-url", postgres, "--job-workers", "0") as b, \
             a.client(key) as on_a, b.client(key) as on_b:
         assert on_b.post("/v1/stylize", files=files(), data={"size": "64"}).status_code == 200
-        job_id = on_b.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "20", "size": "64"}).json()["id"]
+        gatys = {"method": "gatys", "steps": "20", "size": "64"}
+        job_id = on_b.post("/v1/jobs", files=files(), data=gatys).json()["id"]
         job = wait_for_job(on_b, job_id)  # b runs no jobs: a took it from the shared queue
         assert job["state"] == "done", job
         assert on_a.get(f"/v1/jobs/{job_id}/result").content == on_b.get(f"/v1/jobs/{job_id}/result").content
@@ -80,7 +81,8 @@ def test_ray_serve_with_two_replicas(tmp_path):
         assert len(replicas.stdout.split()) == 2, replicas.stdout
         painted = client.post("/v1/stylize", files=files(), data={"size": "64", "method": "fast"})
         assert painted.status_code == 200 and painted.headers["x-brushwork-method"] == "fast"
-        job_id = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "10", "size": "64"}).json()["id"]
+        gatys = {"method": "gatys", "steps": "10", "size": "64"}
+        job_id = client.post("/v1/jobs", files=files(), data=gatys).json()["id"]
         assert wait_for_job(client, job_id)["state"] == "done"
         assert client.get(f"/v1/jobs/{job_id}/result").status_code == 200
         client.get("/v1/models")

@@ -45,7 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool, app.state.checks = Pool(settings.workers, limits.waiting_requests), anyio.CapacityLimiter(CHECKS)
+        app.state.pool = Pool(settings.workers, limits.waiting_requests)
+        app.state.checks = anyio.CapacityLimiter(CHECKS)
         metrics.watch(lambda: app.state.pool.waiting, lambda: app.state.pool.busy, store.queued, lambda: runner.busy)
         runner.start()
         yield

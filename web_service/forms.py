@@ -45,8 +45,8 @@ def order_form(limits: Limits):
         size: Annotated[int, Form(ge=0, le=limits.size,
                                   description="long side of the result; 0 = the content's own")] = min(
             DEFAULT_SIZE, limits.size),
-        tile: Annotated[int | None, Form(ge=0, le=limits.size,
-                                         description="tile side; 0 = never tile; empty = when memory calls for it")] = None,
+        tile: Annotated[int | None, Form(
+            ge=0, le=limits.size, description="tile side; 0 = never tile; empty = when memory calls for it")] = None,
         steps: Annotated[int, Form(ge=1, le=limits.steps, description="gatys: optimisation steps")] = 200,
         seed: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0,
         format: Annotated[Literal[tuple(FORMATS)], Form()] = "png",
