@@ -11,7 +11,7 @@ def serve_on_ray(
     settings: Settings, host: str, port: int, replicas: int | str, address: str | None = None,
     gpus_per_replica: float = 0.0,
 ) -> None:
-    """Run until interrupted (then the replicas finish, and a local Ray stops): a local Ray (``address`` None) or the cluster at ``address``;
+    """Serve on a local Ray (``address`` None) or the cluster at ``address`` until interrupted;
     ``replicas`` a number, or ``auto`` for Ray Serve's autoscaling."""
     import ray
     from ray import serve
