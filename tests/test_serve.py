@@ -190,6 +190,17 @@ def test_metrics_count_routes_statuses_and_images(client):
     assert 'brushwork_queue_depth{kind="jobs"} 0.0' in metrics
 
 
+def test_the_docs_show_the_typed_fields_with_this_servers_limits(client):
+    api = client.get("/openapi.json").json()
+    assert {"/v1/stylize", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/models", "/v1/usage",
+            "/healthz", "/readyz", "/metrics"} <= set(api["paths"])
+    form_ref = api["paths"]["/v1/stylize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    form = api["components"]["schemas"][form_ref.split("/")[-1]]["properties"]
+    assert form["size"]["maximum"] == 1024 and form["steps"]["maximum"] == 2000
+    assert set(form["method"]["enum"]) == {"gatys", "adain", "feedforward", "fast"}
+    assert client.get("/docs").status_code == 200
+
+
 def test_a_job_runs_reports_progress_and_is_metered(client):
     submitted = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "30", "size": "64"})
     assert submitted.status_code == 202 and submitted.headers["location"] == f"/v1/jobs/{submitted.json()['id']}"
@@ -241,6 +252,8 @@ def keyed(tmp_path_factory):
     assert brushwork("serve", "keys", "revoke", "mallory", "--data", str(data)).returncode == 0
     listing = brushwork("serve", "keys", "list", "--data", str(data)).stdout
     assert "mallory" in listing and "revoked" in listing and not any(key in listing for key in keys.values())
+    stored = b"".join(path.read_bytes() for path in data.glob("brushwork.sqlite3*"))  # the WAL too
+    assert keys["mallory"].startswith("bw_") and not any(key.encode() in stored for key in keys.values())
     with Server(data, "--rate", "20") as running:
         yield running, keys
 
