@@ -19,7 +19,7 @@ from plugin_core.errors import BrushworkError, Cancelled
 from .metrics import Metrics
 from .painting import Order, paint
 from .settings import Settings
-from .store import CANCELLED, CANCELLING, FAILED, Store
+from .store import CANCELLED, CANCELLING, FAILED, Job, Store
 
 log = logging.getLogger("brushwork.serve")
 POLL_SECONDS = 0.5
@@ -65,7 +65,7 @@ class JobRunner:
                 continue
             self._run(job)
 
-    def _run(self, job) -> None:
+    def _run(self, job: Job) -> None:
         cancelled = self.cancels[job.id] = threading.Event()
         deadline = time.monotonic() + self.settings.limits.job_seconds
         last_report = 0.0

@@ -32,7 +32,8 @@ def add_parser(commands) -> None:
     s.add_argument("--port", type=int, default=8000)
     _storage(s)
     s.add_argument("--workers", type=int, default=1, help="threads painting /v1/stylize requests (default 1)")
-    s.add_argument("--job-workers", type=int, default=1, help="threads running jobs (default 1)")
+    s.add_argument("--job-workers", type=int, default=1,
+                   help="threads running jobs (default 1; 0: take jobs, and leave them to other servers)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     limits = s.add_argument_group("limits")
     limits.add_argument("--max-request-mb", type=float, default=50, help="request body (default 50)")
