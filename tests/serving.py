@@ -94,12 +94,19 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
 
+POLL_SECONDS = 0.25
+
+
 def wait_for_job(client: httpx.Client, job_id: str, states=("done", "failed", "cancelled"), timeout=120) -> dict:
-    """Poll a job until it is in one of ``states``."""
-    deadline = time.monotonic() + timeout
+    """Poll a job until it is in one of ``states``, waiting as a 429's ``Retry-After`` says."""
+    deadline, job = time.monotonic() + timeout, {"state": "unseen"}
     while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
+        response = client.get(f"/v1/jobs/{job_id}")
+        if response.status_code == 429:
+            time.sleep(float(response.headers["retry-after"]))
+            continue
+        job = response.json()
         if job["state"] in states:
             return job
-        time.sleep(0.2)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"job {job_id} stayed {job['state']} for {timeout} s")

@@ -24,7 +24,9 @@ from .serving import Server, brushwork, image_bytes, wait_for_job
 PHOTO = image_bytes("photo.jpg", 96)
 PAINTING = image_bytes("painting.jpg", 64, "JPEG")
 PHOTO_SIZE = Image.open(io.BytesIO(PHOTO)).size
-LIMITS = ("--max-request-mb", "1", "--max-megapixels", "1", "--max-size", "1024", "--waiting", "0")
+UNLIMITED_RATE = ("--rate", "100000")
+"""For the servers whose tests are not about rates, which poll jobs fast."""
+LIMITS = ("--max-request-mb", "1", "--max-megapixels", "1", "--max-size", "1024", "--waiting", "0", *UNLIMITED_RATE)
 
 
 def files(content: bytes = PHOTO, style: bytes | None = PAINTING, name: str = "photo.png", **extra) -> list:
@@ -295,7 +297,7 @@ def test_a_key_past_its_rate_waits(keyed):
 
 def test_jobs_outlive_a_crashed_server_and_results_expire(tmp_path):
     """A server killed mid-job: the next one on the same data runs the job again once the lease lapses."""
-    options = ("--lease-seconds", "2", "--result-hours", str(4 / 3600))
+    options = ("--lease-seconds", "2", "--result-hours", str(8 / 3600), *UNLIMITED_RATE)
     with Server(tmp_path, *options) as first, first.client() as client:
         job_id = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "60", "size": "64"}
                              ).json()["id"]
@@ -313,7 +315,7 @@ def test_jobs_outlive_a_crashed_server_and_results_expire(tmp_path):
 
 
 def test_a_job_past_its_time_limit_fails(tmp_path):
-    with Server(tmp_path, "--job-seconds", "2") as server, server.client() as client:
+    with Server(tmp_path, "--job-seconds", "2", *UNLIMITED_RATE) as server, server.client() as client:
         job_id = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "2000"}).json()["id"]
         job = wait_for_job(client, job_id, timeout=60)
         assert job["state"] == "failed" and "limit of 2 s" in job["error"], job
