@@ -7,10 +7,19 @@ import ipaddress
 import sys
 from pathlib import Path
 
+from web_service.settings import Limits, Settings
+
 from ..errors import RequestError
 
 SERVE_EXTRA = "pip install 'brushwork[serve]'"
 LOOPBACK_NAMES = ("localhost",)
+
+
+def replicas(text: str) -> int | str:
+    """``auto`` (Ray Serve's autoscaling) or a number of replicas."""
+    if text == "auto" or (text.isdigit() and int(text) > 0):
+        return text if text == "auto" else int(text)
+    raise argparse.ArgumentTypeError(f"replicas must be a positive number or auto, not {text!r}")
 
 
 def _storage(parser: argparse.ArgumentParser, default=None) -> None:
@@ -51,7 +60,8 @@ def add_parser(commands) -> None:
     ray = s.add_argument_group("Ray Serve")
     ray.add_argument("--ray", action="store_true", help="serve as a Ray Serve deployment")
     ray.add_argument("--address", help="a Ray cluster's address (default: start a local Ray)")
-    ray.add_argument("--replicas", default="1", help="replicas, each with its models loaded, or auto (default 1)")
+    ray.add_argument("--replicas", type=replicas, default=1,
+                     help="replicas, each with its models loaded, or auto (default 1)")
     ray.add_argument("--gpus-per-replica", type=float, default=0.0)
     actions = s.add_subparsers(dest="action")
     keys = actions.add_parser("keys", help="add, list and revoke API keys")
@@ -65,9 +75,7 @@ def add_parser(commands) -> None:
         _storage(parser, argparse.SUPPRESS)
 
 
-def _settings(args: argparse.Namespace):
-    from web_service.settings import Limits, Settings
-
+def _settings(args: argparse.Namespace) -> Settings:
     limits = Limits(
         request_bytes=int(args.max_request_mb * 2**20), megapixels=args.max_megapixels, steps=args.max_steps,
         size=args.max_size, rate_per_minute=args.rate, waiting_requests=args.waiting, queued_jobs=args.queued_jobs,
@@ -116,8 +124,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.ray:
         from web_service.ray_serve import serve_on_ray
 
-        replicas = args.replicas if args.replicas == "auto" else int(args.replicas)
-        serve_on_ray(settings, args.host, args.port, replicas, args.address, args.gpus_per_replica)
+        serve_on_ray(settings, args.host, args.port, args.replicas, args.address, args.gpus_per_replica)
         return 0
     import uvicorn
 
