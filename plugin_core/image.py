@@ -49,7 +49,7 @@ class LoadedImage:
 def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: int | None = None) -> Image.Image:
     """Open and fully decode ``source`` (a path, or an open binary file such as an upload), EXIF-rotated,
     or raise :class:`ImageError` naming ``role``. ``max_pixels`` refuses larger images before decoding."""
-    label = _label(source, role)
+    label = describe(source, role)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -76,7 +76,7 @@ def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: i
     return ImageOps.exif_transpose(pil)
 
 
-def _label(source: str | Path | BinaryIO, role: str) -> str:
+def describe(source: str | Path | BinaryIO, role: str) -> str:
     """``role path`` for a file, ``role`` for an open one (whose caller names it in ``role``)."""
     return role if hasattr(source, "read") else f"{role} {source}"
 
@@ -107,7 +107,7 @@ def load_image(
     """Read an image for ``role`` ("content", "style"...), refusing ones smaller than ``min_side``
     (or with more than ``max_pixels``)."""
     loaded = pil_to_tensors(open_image(source, role, max_pixels))
-    check_size(loaded.rgb, _label(source, role), min_side)
+    check_size(loaded.rgb, describe(source, role), min_side)
     return loaded
 
 
@@ -193,7 +193,7 @@ def encode_image(
     with provenance metadata: PNG gets text chunks (``Software``, ``brushwork``, ``AI-generated``)
     and XMP; JPEG, WebP and TIFF get XMP. JPEG drops alpha with a warning."""
     if alpha is not None and fmt == "JPEG":
-        warnings.warn(f"{_label(target, 'output')}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
+        warnings.warn(f"{describe(target, 'output')}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
         alpha = None
     parameters = dict(parameters or {})
     pil = tensor_to_pil(rgb, alpha)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import MaskError
-from .image import open_image
+from .image import describe, open_image
 
 
 def load_mask(
@@ -30,7 +30,7 @@ def load_mask(
     mask = torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255).view(1, 1, grey.height, grey.width)
     if size is not None and tuple(mask.shape[-2:]) != tuple(size):
         warnings.warn(
-            f"{role} {source} is {grey.width}x{grey.height}, the image is {size[1]}x{size[0]}: resized to fit",
+            f"{describe(source, role)} is {grey.width}x{grey.height}, the image is {size[1]}x{size[0]}: resized to fit",
             stacklevel=2,
         )
         mask = resize_mask(mask, size)

@@ -81,11 +81,10 @@ def create_app(settings: Settings) -> FastAPI:
             raise ApiError(503, "busy", f"the job queue is full ({limits.queued_jobs} jobs); retry later",
                            {"Retry-After": str(RETRY_SECONDS)})
         await anyio.to_thread.run_sync(style_request, order, limits, settings.device, limiter=app.state.checks)
-        job_id = await run_in_threadpool(store.add_job, caller.key_id, order.fields["method"], order.fields,
-                                         order.uploads)
+        job = await run_in_threadpool(store.add_job, caller.key_id, order.fields["method"], order.fields,
+                                      order.uploads)
         runner.wake.set()
-        job = await run_in_threadpool(store.job, job_id)
-        return JSONResponse(_job_body(job), 202, headers={"Location": f"/v1/jobs/{job_id}"})
+        return JSONResponse(_job_body(job), 202, headers={"Location": f"/v1/jobs/{job.id}"})
 
     def owned(job_id: str, caller: Caller) -> Job:
         job = store.job(job_id, caller.key_id)

@@ -72,7 +72,7 @@ def _model(name: str, method: str, offered: dict[str, str | None]) -> str:
 
 def _styles(order: Order, limits: Limits) -> list[Style]:
     fields, method = order.fields, order.fields["method"]
-    offered = offered_models()
+    offered = offered_models() if fields["model"] else {}
     if method == "feedforward":
         if order.files("style"):
             raise RequestError("feedforward paints with trained models: send 'model' fields, not 'style' images")
@@ -94,7 +94,7 @@ def _styles(order: Order, limits: Limits) -> list[Style]:
 
 
 def _image(upload: Upload, limits: Limits) -> LoadedImage:
-    return load_image(io.BytesIO(upload.data), _role(upload), max_pixels=int(limits.megapixels * 1e6))
+    return load_image(io.BytesIO(upload.data), _role(upload), max_pixels=limits.pixels)
 
 
 def decode(order: Order, limits: Limits) -> tuple[LoadedImage, list[Region]]:
@@ -108,7 +108,7 @@ def decode(order: Order, limits: Limits) -> tuple[LoadedImage, list[Region]]:
     styles = _styles(order, limits)
     masks = []
     for upload in order.files("mask"):
-        mask = load_mask(io.BytesIO(upload.data), None, _role(upload), int(limits.megapixels * 1e6))
+        mask = load_mask(io.BytesIO(upload.data), None, _role(upload), limits.pixels)
         if tuple(mask.shape[-2:]) != (height, width):
             raise MaskError(f"{_role(upload)} is {mask.shape[-1]}x{mask.shape[-2]}, the content {width}x{height}: "
                             "a mask must be the content's size")

@@ -26,6 +26,10 @@ class Limits:
     job_seconds: float = 1800.0
     result_seconds: float = 86400.0
 
+    @property
+    def pixels(self) -> int:
+        return int(self.megapixels * 1e6)
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -180,17 +180,19 @@ class Store:
                      "megapixels": round(row.megapixels, 6), "seconds": round(row.seconds, 3)} for row in rows]
 
     # jobs
-    def add_job(self, key_id: int, method: str, fields: dict, uploads: list[Upload]) -> str:
-        job_id = uuid.uuid4().hex
+    def add_job(self, key_id: int, method: str, fields: dict, uploads: list[Upload]) -> Job:
+        """Queue a job; returns it as stored."""
+        job = Job(uuid.uuid4().hex, key_id, QUEUED, method, fields, 0.0, None, 0, time.time(), None, None, None)
+        job_id = job.id
         with self.engine.begin() as db:
             db.execute(jobs.insert().values(id=job_id, key_id=key_id, state=QUEUED, method=method,
-                                            fields=json.dumps(fields), progress=0.0, attempts=0, created=time.time()))
+                                            fields=json.dumps(fields), progress=0.0, attempts=0, created=job.created))
             if uploads:
                 db.execute(job_files.insert(), [
                     {"job_id": job_id, "position": n, "field": u.field, "filename": u.filename, "data": u.data}
                     for n, u in enumerate(uploads)
                 ])
-        return job_id
+        return job
 
     def queued(self) -> int:
         with self.engine.connect() as db:
