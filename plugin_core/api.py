@@ -261,13 +261,16 @@ def _one_pass(content: torch.Tensor, regions: Sequence[Region], request: StyleRe
     return feedforward.stylize(content, regions, _strength(request))
 
 
-def _gatys_settings(request: StyleRequest) -> gatys.GatysSettings:
+def _gatys_settings(request: StyleRequest, dtype: torch.dtype, device: torch.device) -> gatys.GatysSettings:
+    if dtype == torch.float16 and device.type != "cuda":
+        raise RequestError("float16 Gram optimisation needs CUDA; on the CPU use auto, bfloat16 or float32")
     return dataclasses.replace(
         request.gatys,
         style_weight=strength_to_style_weight(_strength(request)) * request.gatys.content_weight,
         steps=request.steps,
         seed=request.seed,
         style_size=request.style_size,
+        dtype=dtype,
     )
 
 
@@ -335,7 +338,7 @@ def _run_method(
             lambda image, parts: _one_pass(image, parts, request, dtype), content, regions, tile,
             after_tile=_after_tile(request, frame, frames),
         )
-    settings = _gatys_settings(request)
+    settings = _gatys_settings(request, dtype, content.device)
     progress = request.progress
     if progress is not None and frames > 1:
         outer = progress

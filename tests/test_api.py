@@ -89,6 +89,25 @@ def test_colour_preservation_before_recolours_the_styles(photo, painting, color,
         assert gap(style) < 0.4 * gap(painting)
 
 
+@pytest.mark.parametrize("precision, dtype", [("float32", torch.float32), ("bfloat16", torch.bfloat16)])
+def test_precision_reaches_the_gram_method(photo, painting, precision, dtype, monkeypatch):
+    seen = []
+    real = gatys.stylize
+
+    def spy(vgg, content, regions, settings, *args, **kwargs):
+        seen.append(settings.dtype)
+        return real(vgg, content, regions, settings, *args, **kwargs)
+
+    monkeypatch.setattr(gatys, "stylize", spy)
+    api.stylize(api.simple_request(photo, [painting], precision=precision, **(FAST | {"steps": 2})))
+    assert seen == [dtype]
+
+
+def test_float16_gram_on_the_cpu_is_refused(photo, painting):
+    with pytest.raises(RequestError, match="float16 Gram optimisation needs CUDA"):
+        api.stylize(api.simple_request(photo, [painting], precision="float16", **FAST))
+
+
 @pytest.mark.parametrize("color", ["luminance", "histogram"])
 def test_faint_soft_mask_works_with_colour_before(photo, painting, color):
     """A feathered selection that never reaches 0.5 still measures colours in its own region."""

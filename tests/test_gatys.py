@@ -43,6 +43,15 @@ def test_pyramid_and_step_split():
     assert sum(steps_per_scale(7, 3)) == 7 and min(steps_per_scale(3, 3)) == 1
 
 
+def test_default_pyramid_leaves_the_finest_scale_a_seventh_of_the_steps():
+    """A 384x192 photo gets all three scales (the finest costs 4x the next per step, and ~15 of its
+    steps go to repairing the fine texture no coarse scale can make), not two with a third of the steps."""
+    settings = GatysSettings()
+    sizes = scale_sizes(192, 384, settings.scales, settings.min_side)
+    assert sizes == [(48, 96), (96, 192), (192, 384)]
+    assert steps_per_scale(settings.steps, len(sizes))[-1] <= settings.steps / 6
+
+
 def test_fewer_steps_than_scales(vgg, photo, painting):
     reports = []
     gatys.stylize(vgg, photo, [Region([Style(painting)])], GatysSettings(steps=2, scales=3, min_side=16),
@@ -83,8 +92,29 @@ def test_strided_pixels_are_optimised(vgg, photo, painting):
     assert torch.allclose(out, gatys.stylize(vgg, photo, [Region([Style(painting)])], settings))
 
 
+def test_bfloat16_lowers_the_loss_as_float32_does(vgg, photo, painting):
+    """VGG19 under bfloat16 autocast, everything else float32: both runs judged by the float32 loss."""
+    regions = [Region([Style(painting)])]
+    settings = GatysSettings(steps=15, scales=1)
+    before = losses_of(vgg, photo, regions, settings, photo)
+    after = {
+        dtype: losses_of(vgg, photo, regions, settings,
+                         gatys.stylize(vgg, photo, regions, GatysSettings(steps=15, scales=1, dtype=dtype)))
+        for dtype in (torch.float32, torch.bfloat16)
+    }
+    assert after[torch.bfloat16]["total"] < 0.2 * before["total"]
+    for name in ("style", "content"):
+        assert after[torch.bfloat16][name] == pytest.approx(after[torch.float32][name], rel=0.15)
+
+
+def test_bfloat16_keeps_the_image_and_losses_float32(vgg, photo, painting):
+    objective = gatys._Objective(vgg, photo, [Region([Style(painting)])], GatysSettings(dtype=torch.bfloat16), 1.0)
+    assert all(target.dtype == torch.float32 for target in objective.style_targets[0].values())
+    assert all(loss.dtype == torch.float32 for loss in objective(photo).values())
+
+
 def test_matches_the_golden_image(vgg, photo, painting):
-    """The default pipeline (content init, L-BFGS, two scales) against a reviewed result."""
+    """The default pipeline (content init, L-BFGS, two scales, float32) against a reviewed result."""
     out = gatys.stylize(vgg, photo, [Region([Style(painting)])], GatysSettings(steps=20, scales=2, min_side=32))
     if not GOLDEN.exists():  # a new golden: write it, and fail so that it gets looked at
         GOLDEN.parent.mkdir(exist_ok=True)

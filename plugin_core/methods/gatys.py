@@ -15,6 +15,8 @@ The image ``x`` is optimised to minimise
   weighted by the prior's own ``λ``.
 
 With ``c_l = s_l = 1/len(layers)`` these are Gatys et al.'s definitions and ``α/β`` their ratio.
+VGG19's forward and backward passes run in ``settings.dtype`` (bfloat16 autocast where the hardware
+computes it); the image, features handed on, Gram matrices and losses stay float32.
 Optimisation runs coarse to fine: each scale halves the side of the next, starts from the upsampled
 result of the coarser one, and computes its style targets once.
 """
@@ -73,7 +75,7 @@ class GatysSettings:
     style_layer_weights: Sequence[float] | None = None
     steps: int = 200
     scales: int = 3
-    min_side: int = 64
+    min_side: int = 32
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
     init: str | torch.Tensor = "content"
@@ -81,6 +83,7 @@ class GatysSettings:
     seed: int = 0
     preview_every: int = 0
     prior: Prior | None = None
+    dtype: torch.dtype = torch.float32
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -98,6 +101,15 @@ class GatysSettings:
                 raise RequestError(f"{name} layers {list(layers)}: use names from {', '.join(LAYER_NAMES)}")
             if weights is not None and len(weights) != len(layers):
                 raise RequestError(f"{len(weights)} {name} layer weights for {len(layers)} {name} layers")
+
+
+def float_features(
+    vgg: VGG19, image: torch.Tensor, layers: Iterable[str], dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """VGG19's activations as float32; the network runs under autocast to ``dtype`` when that is lower."""
+    with torch.autocast(image.device.type, dtype, enabled=dtype != torch.float32):
+        values = vgg(image, layers)
+    return {layer: value.float() for layer, value in values.items()}
 
 
 def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -141,7 +153,7 @@ def steps_per_scale(total: int, scales: int) -> list[int]:
 
 
 def style_grams(
-    vgg: VGG19, image: torch.Tensor, layers: Iterable[str], tile: int = GRAM_TILE
+    vgg: VGG19, image: torch.Tensor, layers: Iterable[str], dtype: torch.dtype = torch.float32, tile: int = GRAM_TILE
 ) -> dict[str, torch.Tensor]:
     """``G`` of each layer for a style image. A side longer than ``tile`` is read in tiles, each
     with ``GRAM_MARGIN`` pixels of context around it, and ``G = Σ_t F_t F_tᵀ / (C Σ_t H_t W_t)``
@@ -153,7 +165,7 @@ def style_grams(
         top, left = max(0, core.top - GRAM_MARGIN), max(0, core.left - GRAM_MARGIN)
         bottom = min(height, core.top + core.height + GRAM_MARGIN)
         right = min(width, core.left + core.width + GRAM_MARGIN)
-        for layer, value in vgg(image[..., top:bottom, left:right], layers).items():
+        for layer, value in float_features(vgg, image[..., top:bottom, left:right], layers, dtype).items():
             stride = 2 ** round(math.log2((bottom - top) / value.shape[-2]))
             rows = slice((core.top - top) // stride, -(-(core.top + core.height - top) // stride))
             columns = slice((core.left - left) // stride, -(-(core.left + core.width - left) // stride))
@@ -177,7 +189,7 @@ def style_targets(
             for style, weight in zip(region.styles, region.normalised_weights(), strict=True):
                 image = style.image.to(next(vgg.parameters()).device, torch.float32)
                 image = resize(image, style_working_size(image.shape[-2:], size, long_side, MIN_STYLE_SIDE))
-                for layer, value in style_grams(vgg, image, layers).items():
+                for layer, value in style_grams(vgg, image, layers, settings.dtype).items():
                     target[layer] = target.get(layer, 0) + weight * value
             targets.append(target)
     return targets
@@ -204,27 +216,28 @@ class _Objective:
             targets = style_targets(vgg, regions, tuple(content.shape[-2:]), settings, style_scale)
         self.style_targets = targets
         with torch.no_grad():
-            features = vgg(content, self.layers)
-            self.content_targets = {layer: features[layer] for layer in self.content_weights}
+            activations = float_features(vgg, content, self.layers, settings.dtype)
+            self.content_targets = {layer: activations[layer] for layer in self.content_weights}
         self.masks = [
             None if region.mask is None else {
-                layer: resize_mask(region.mask.to(content), features[layer].shape[-2:]) for layer in self.style_weights
+                layer: resize_mask(region.mask.to(content), activations[layer].shape[-2:])
+                for layer in self.style_weights
             }
             for region in regions
         ]
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.settings
-        features = self.vgg(image, self.layers)
+        activations = float_features(self.vgg, image, self.layers, s.dtype)
         content = image.new_zeros(())
         for layer, weight in self.content_weights.items():
-            squared = (features[layer] - self.content_targets[layer]).pow(2).sum()
-            content = content + weight * 0.5 * squared * REFERENCE_POSITIONS / features[layer][0, 0].numel()
+            squared = (activations[layer] - self.content_targets[layer]).pow(2).sum()
+            content = content + weight * 0.5 * squared * REFERENCE_POSITIONS / activations[layer][0, 0].numel()
         style = image.new_zeros(())
         for targets, masks in zip(self.style_targets, self.masks, strict=True):
             for layer, weight in self.style_weights.items():
                 mask = None if masks is None else masks[layer]
-                style = style + weight * 0.25 * (gram(features[layer], mask) - targets[layer]).pow(2).sum()
+                style = style + weight * 0.25 * (gram(activations[layer], mask) - targets[layer]).pow(2).sum()
         tv = total_variation(image)
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         losses = {"total": total, "content": content, "style": style, "tv": tv}
