@@ -20,8 +20,11 @@ demo: $(BIN)/brushwork
 test: $(BIN)/brushwork
 	$(BIN)/python -m pytest
 
-bench: $(BIN)/brushwork
-	$(BIN)/python bench/gatys_vs_pastiche.py --sizes 512 1024
+bench: $(BIN)/brushwork data/bench/manifest.csv
+	$(BIN)/python bench/gatys_vs_pastiche.py
+
+data/bench/manifest.csv:
+	$(BIN)/python scripts/training_data.py --out data/bench --short-side 768
 
 clean:
 	rm -rf $(VENV) out

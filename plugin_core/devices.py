@@ -44,7 +44,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """The compute dtype of the one-pass networks (Gram optimisation always runs in float32)."""
+    """The compute dtype of the networks (for Gram optimisation: of VGG19, under autocast)."""
     if precision not in PRECISIONS:
         raise RequestError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     if precision == "auto":

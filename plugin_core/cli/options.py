@@ -65,7 +65,7 @@ def add_painting_options(parser: argparse.ArgumentParser, size: int = 512) -> No
     parser.add_argument("--backend", default="torch", choices=onnx_backend.BACKENDS,
                         help="onnx: run adain, fast and feedforward on onnxruntime (pip install 'brushwork[onnx]')")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="number format of the one-pass networks (auto: bfloat16 where native)")
+                        help="number format of the networks, VGG19 included for gatys (auto: bfloat16 where native)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     g = parser.add_argument_group("Gram optimisation (--method gatys)")
