@@ -43,7 +43,7 @@ def test_pyramid_and_step_split():
     assert sum(steps_per_scale(7, 3)) == 7 and min(steps_per_scale(3, 3)) == 1
 
 
-def test_default_pyramid_leaves_the_finest_scale_a_seventh_of_the_steps():
+def test_a_small_wide_image_gets_all_three_scales():
     """A 384x192 photo gets all three scales (the finest costs 4x the next per step, and ~15 of its
     steps go to repairing the fine texture no coarse scale can make), not two with a third of the steps."""
     settings = GatysSettings()
