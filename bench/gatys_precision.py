@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,23 +24,13 @@ sys.path.insert(0, str(ROOT))
 
 import heldout  # noqa: E402
 from evaluate import score  # noqa: E402
-from gatys_vs_pastiche import HELDOUT  # noqa: E402
+from gatys_vs_pastiche import HELDOUT, brushwork  # noqa: E402
 
 from plugin_core import api  # noqa: E402
 from plugin_core.devices import cpu_has_native_bf16  # noqa: E402
-from plugin_core.image import load_image, save_image  # noqa: E402
+from plugin_core.image import load_image  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
-
-
-def paint(content: torch.Tensor, style: torch.Tensor, size: int, precision: str, output: Path) -> float:
-    """Seconds for the default Gram run in ``precision``; the result is saved to ``output``."""
-    start = time.perf_counter()
-    result = api.stylize(api.simple_request(content, [style], method="gatys", size=size, device="cpu",
-                                            precision=precision))
-    seconds = time.perf_counter() - start
-    save_image(output, result)
-    return seconds
 
 
 def main() -> None:
@@ -60,7 +49,7 @@ def main() -> None:
             seconds, scores = {}, {}
             for precision in PRECISIONS:
                 output = folder / f"{photo.stem}-{size}-{precision}.png"
-                seconds[precision] = paint(content, style, size, precision, output)
+                seconds[precision] = brushwork(content, style, size, api.StyleRequest.steps, output, precision)
                 scores[precision] = score(load_image(output).rgb, content, style)
             f32, bf16 = scores["float32"], scores["bfloat16"]
             print(f"{photo.stem[:24] + ' x ' + painting.stem[:24]:51}{size:6}{seconds['float32']:11.1f}"

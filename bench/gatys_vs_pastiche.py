@@ -70,10 +70,12 @@ def pastiche(content: Path, style: Path, size: int, output: Path) -> float:
     return time.perf_counter() - start
 
 
-def brushwork(content: torch.Tensor, style: torch.Tensor, size: int, steps: int, output: Path) -> float:
-    """Seconds for brushwork's defaults (with ``steps``) to paint ``output``."""
+def brushwork(content: torch.Tensor, style: torch.Tensor, size: int, steps: int, output: Path,
+              precision: str = "auto") -> float:
+    """Seconds for brushwork's defaults (with ``steps`` and ``precision``) to paint ``output``."""
     start = time.perf_counter()
-    result = api.stylize(api.simple_request(content, [style], method="gatys", size=size, steps=steps, device="cpu"))
+    result = api.stylize(api.simple_request(content, [style], method="gatys", size=size, steps=steps, device="cpu",
+                                            precision=precision))
     seconds = time.perf_counter() - start
     save_image(output, result)
     return seconds
@@ -83,12 +85,13 @@ def compare(content_path: Path, style_path: Path, size: int, folder: Path) -> Ou
     content, style = load_image(content_path, "content").rgb, load_image(style_path, "style").rgb
     theirs_png = folder / f"{content_path.stem}-{size}-pastiche.png"
     theirs_seconds = pastiche(content_path, style_path, size, theirs_png)
-    theirs = score(load_image(theirs_png).rgb, content, style)
+    theirs_image = load_image(theirs_png).rgb
+    theirs = score(theirs_image, content, style)
     for steps in (api.StyleRequest.steps, *MORE_STEPS):
         mine_png = folder / f"{content_path.stem}-{size}-brushwork-{steps}.png"
         mine_seconds = brushwork(content, style, size, steps, mine_png)
         mine = load_image(mine_png).rgb
-        theirs_size = load_image(theirs_png).rgb.shape[-2:]
+        theirs_size = theirs_image.shape[-2:]
         mine = score(resize(mine, theirs_size) if mine.shape[-2:] != theirs_size else mine, content, style)
         ratios = {"time": mine_seconds / theirs_seconds, "style": mine["style"] / theirs["style"],
                   "content": mine["content"] / theirs["content"]}
