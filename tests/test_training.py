@@ -16,7 +16,7 @@ from plugin_core.networks.fast_arbitrary import FastArbitraryNet
 from plugin_core.tensor_files import read_tensors
 from plugin_core.training.arbitrary import AdaINTask, FastTask
 from plugin_core.training.card import CARD_FIELDS, weights_licence
-from plugin_core.training.data import ImageSet, describe_images
+from plugin_core.training.data import Augment, ImageSet, describe_images
 from plugin_core.training.distill import FastDistillTask, FeedForwardDistillTask
 from plugin_core.training.feedforward import FeedForwardTask
 from plugin_core.training.loop import CHECKPOINT, LOSS_LOG, LOSS_PLOT, TrainSettings, train
@@ -26,8 +26,9 @@ from .conftest import EXAMPLES, example
 from .weights import brushwork_decoder
 
 TINY = {"batch": 2, "size": 64, "device": "cpu", "precision": "float32", "log_every": 5, "checkpoint_every": 10}
-LEARNING_RATE = {"adain": 1e-4, "adain-classic": 1e-4, "adain-relu3_1": 1e-4, "fast": 1e-3, "feedforward": 1e-3,
-                 "fast-distilled": 1e-3, "fast-distilled-statistics": 1e-3, "feedforward-distilled": 1e-3}
+LEARNING_RATE = {"adain": 1e-4, "adain-classic": 1e-4, "adain-relu3_1": 1e-4, "adain-gram-augmented": 1e-4,
+                 "fast": 1e-3, "feedforward": 1e-3, "fast-distilled": 1e-3, "fast-distilled-statistics": 1e-3,
+                 "feedforward-distilled": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +68,8 @@ def make_task(family: str, folders, vgg, seed: int = 0, teacher=None):
         return AdaINTask(content, styles, vgg=vgg, decoder="classic")
     if family == "adain-relu3_1":
         return AdaINTask(content, styles, vgg=vgg, content_layers=("relu3_1", "relu4_1"))
+    if family == "adain-gram-augmented":
+        return AdaINTask(content, styles, vgg=vgg, gram_weight=1e3, augment=Augment(colour=1.0))
     return (AdaINTask if family == "adain" else FastTask)(content, styles, vgg=vgg)
 
 
@@ -82,6 +85,18 @@ def test_crops_are_reproducible_squares_in_range(folders):
     assert first.shape == (6, 3, 48, 48) and torch.equal(first, again) and not torch.equal(first, other)
     assert 0 <= float(first.min()) and float(first.max()) <= 1
     assert len({round(float(crop.mean()), 4) for crop in first}) > 1, "every crop came out alike"
+
+
+def test_augmented_crops_are_reproducible_and_move_the_hue_not_the_light(folders):
+    images = ImageSet.from_folder(folders[1], "style")
+    plain = images.crops(8, 48, torch.Generator().manual_seed(5), augment=Augment(colour=0.0, flip=0.0))
+    changed = images.crops(8, 48, torch.Generator().manual_seed(5), augment=Augment(colour=1.0, flip=0.0))
+    again = images.crops(8, 48, torch.Generator().manual_seed(5), augment=Augment(colour=1.0, flip=0.0))
+    assert torch.equal(changed, again) and 0 <= float(changed.min()) and float(changed.max()) <= 1
+    # an augment draws as many numbers whatever it does: crop i is the same square of the same painting
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    assert float((changed - plain).abs().mean()) > 0.03
+    assert float(((changed - plain) * luma).sum(1).mean((-2, -1)).abs().max()) < 0.05
 
 
 def test_an_empty_folder_is_named(tmp_path):
@@ -171,6 +186,8 @@ def test_licences_can_be_left_out_of_the_training_set(folders):
     ({"public-domain": 3, "CC-BY-4.0": 1}, "MIT (credit"),
     ({"public-domain": 3, "GPL-2+": 2, "CC-BY-SA-4.0": 1}, "GPL-3.0-or-later"),
     ({"public-domain": 3, "CC-BY-SA-3.0": 1}, "undetermined: the training images' licences include CC-BY-SA-3.0"),
+    ({"GPL-2+": 3, "LGPL-2.1+": 2, "GPL-3+ or CC-BY-SA-3.0": 1}, "GPL-3.0-or-later"),
+    ({"GPL-2+": 3, "GPL-2": 1}, "undetermined: the training images' licences include GPL-2"),
 ])
 def test_the_weights_licence_honours_the_training_images(licences, expected):
     assert weights_licence({"content": {"licences": licences}}).startswith(expected)

@@ -11,7 +11,7 @@ from ..devices import PRECISIONS
 from ..errors import RequestError
 from ..training import arbitrary, distill
 from ..training import feedforward as ff_training
-from ..training.data import ImageSet
+from ..training.data import Augment, ImageSet
 from ..training.loop import TrainSettings, train
 from .options import names
 
@@ -88,6 +88,13 @@ def add_parser(commands) -> None:
             f.add_argument("--decoder", default=arbitrary.DECODERS[0], choices=arbitrary.DECODERS,
                            help="skip: brushwork's decoder reading relu1_1..relu4_1 (default); "
                                 "classic: the published relu4_1-only layout")
+            f.add_argument("--gram-weight", type=float, default=0.0, metavar="W",
+                           help="weight of matching the style crop's Gram matrices on relu1_1..relu4_1 as well "
+                                "as its mean/std: its texture, not only its palette (default 0)")
+        if family != "feedforward":
+            f.add_argument("--style-augment", type=float, default=0.0, metavar="P",
+                           help="give a style crop a random hue, saturation and contrast with probability P, and "
+                                "flip it upside down half the time (default 0: off)")
 
 
 RUN_ONLY_OPTIONS = {"--stop-after": 1, "--quiet": 0, "-q": 0}
@@ -130,13 +137,16 @@ def _train(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]:
         name = args.name or args.style.stem
     else:
         styles = ImageSet.from_folder(args.style, "style", args.exclude_licence)
+        augment = Augment(colour=args.style_augment) if args.style_augment else None
         if family == "adain":
             task = arbitrary.AdaINTask(content, styles, args.style_weight, decoder=args.decoder,
-                                       content_layers=args.content_layers)
+                                       content_layers=args.content_layers, gram_weight=args.gram_weight,
+                                       augment=augment)
         elif teacher is not None:
-            task = distill.FastDistillTask(content, styles, teacher, statistics_weight=args.statistics_weight)
+            task = distill.FastDistillTask(content, styles, teacher, statistics_weight=args.statistics_weight,
+                                           augment=augment)
         else:
-            task = arbitrary.FastTask(content, styles, args.style_weight)
+            task = arbitrary.FastTask(content, styles, args.style_weight, augment=augment)
         name = args.name or family
     run = args.run or Path("runs") / name
     stop_after_s = None if args.stop_after is None else args.stop_after * 60

@@ -16,7 +16,7 @@ from ..networks.decoder import DECODER_CONVS, Decoder
 from ..networks.fast_arbitrary import FastArbitraryNet
 from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder, merge_name
 from ..networks.vgg import VGG19, load_vgg19
-from .data import ImageSet, describe_images
+from .data import Augment, ImageSet, describe_images
 from .loop import TrainSettings
 from .losses import ADAIN_LAYER, ADAIN_STYLE_LAYERS, LAYER_SCALE, adain_losses, adain_targets
 
@@ -32,10 +32,11 @@ class _ArbitraryTask:
     family = ""
 
     def __init__(self, network: nn.Module, content: ImageSet, styles: ImageSet, style_weight: float,
-                 vgg: VGG19 | None, content_layers: tuple[str, ...] = ADAIN_CONTENT_LAYERS):
+                 vgg: VGG19 | None, content_layers: tuple[str, ...] = ADAIN_CONTENT_LAYERS,
+                 gram_weight: float = 0.0, augment: Augment | None = None):
         self.network = network
         self.content, self.styles = content, styles
-        self.style_weight = style_weight
+        self.style_weight, self.gram_weight, self.augment = style_weight, gram_weight, augment
         self.content_layers = content_layers
         self.vgg = vgg if vgg is not None else load_vgg19()
         self.memory_format = torch.contiguous_format
@@ -54,21 +55,23 @@ class _ArbitraryTask:
         raise NotImplementedError
 
     def losses(self, generator: torch.Generator, settings: TrainSettings):
-        content, style = (
-            images.crops(settings.batch, settings.size, generator).contiguous(memory_format=self.memory_format)
-            for images in (self.content, self.styles)
-        )
+        content = self.content.crops(settings.batch, settings.size, generator)
+        style = self.styles.crops(settings.batch, settings.size, generator, augment=self.augment)
+        content, style = (x.contiguous(memory_format=self.memory_format) for x in (content, style))
         levels = tuple(dict.fromkeys(self.levels + self.content_layers))
         targets, style_features = adain_targets(self.vgg, content, style, levels)
         by_layer = dict(zip(levels, targets, strict=True))
         generated = self.generate(content, style, [by_layer[level] for level in self.levels])
         content_targets = {layer: by_layer[layer] for layer in self.content_layers}
-        return adain_losses(self.vgg, generated, content_targets, style_features, self.style_weight)
+        return adain_losses(self.vgg, generated, content_targets, style_features, self.style_weight,
+                            self.gram_weight)
 
     def describe(self) -> dict[str, object]:
+        gram = f" + {self.gram_weight} x Gram style" if self.gram_weight else ""
+        augment = {} if self.augment is None else {"style_augment": repr(self.augment)}
         return {"content": describe_images(self.content.paths), "style": describe_images(self.styles.paths),
-                "loss": f"{' + '.join(self.content_layers)} content + {self.style_weight} x mean/std style on "
-                        f"relu1_1..relu4_1"}
+                "loss": f"{' + '.join(self.content_layers)} content + {self.style_weight} x mean/std style{gram} "
+                        f"on relu1_1..relu4_1"} | augment
 
 
 class AdaINTask(_ArbitraryTask):
@@ -84,6 +87,7 @@ class AdaINTask(_ArbitraryTask):
     def __init__(
         self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None,
         decoder: str = DECODERS[0], content_layers: tuple[str, ...] = ADAIN_CONTENT_LAYERS,
+        gram_weight: float = 0.0, augment: Augment | None = None,
     ):
         if decoder not in DECODERS:
             raise RequestError(f"unknown decoder {decoder!r}: use one of {', '.join(DECODERS)}")
@@ -98,7 +102,7 @@ class AdaINTask(_ArbitraryTask):
         if unknown:
             raise RequestError(f"AdaIN content layers must be among {', '.join(ADAIN_STYLE_LAYERS)}, "
                                f"not {', '.join(sorted(unknown))}")
-        super().__init__(network, content, styles, style_weight, vgg, content_layers)
+        super().__init__(network, content, styles, style_weight, vgg, content_layers, gram_weight, augment)
         self.levels = network.levels
         self.decoder = decoder
 
@@ -115,9 +119,10 @@ class FastTask(_ArbitraryTask):
     family = "fast"
 
     def __init__(
-        self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None
+        self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None,
+        augment: Augment | None = None,
     ):
-        super().__init__(FastArbitraryNet(), content, styles, style_weight, vgg)
+        super().__init__(FastArbitraryNet(), content, styles, style_weight, vgg, augment=augment)
 
     def generate(self, content, style, targets):
         return self.network(content, self.network.style_code(style))

@@ -24,9 +24,25 @@ FREE = frozenset({"public-domain", "CC0-1.0"})
 """Licences that ask nothing of the weights."""
 ATTRIBUTION = frozenset({"CC-BY-4.0", "MIT"})
 """Licences that ask for credit (the card's data sources give it)."""
-GPL3_COMPATIBLE = frozenset({"GPL-2+", "GPL-3+", "CC-BY-SA-4.0"})
-"""Share-alike licences that GPL-3.0-or-later honours (GPL-2+ allows version 3; Creative Commons
-declared BY-SA 4.0 one-way compatible with GPLv3; FSF counts CC BY 4.0 compatible too)."""
+GPL3_COMPATIBLE = frozenset({"GPL-2+", "GPL-3+", "LGPL-2+", "LGPL-2.1+", "LGPL-3", "LGPL-3+", "CC-BY-SA-4.0",
+                             "CC-BY-SA-3.0+"})
+"""Share-alike licences that GPL-3.0-or-later honours (GPL-2+ allows version 3; the LGPL lets a work
+be conveyed under the GPL; Creative Commons declared BY-SA 4.0 one-way compatible with GPLv3, and
+"3.0 or later" allows 4.0; FSF counts CC BY 4.0 compatible too). GPL-2 and GPL-3 without "or
+later" are not here: GPL-2-only cannot be combined with GPLv3, and GPL-3-only would bind the weights
+to version 3 alone."""
+ALTERNATIVES = " or "
+"""A licence offered as ``A or B`` may be taken under either."""
+
+
+def _usable_as(licence: str) -> str | None:
+    """The one of :data:`FREE`, :data:`ATTRIBUTION` or :data:`GPL3_COMPATIBLE` that ``licence`` (or the
+    least demanding of its alternatives) can be taken under, or ``None``."""
+    for known in (FREE, ATTRIBUTION, GPL3_COMPATIBLE):
+        for alternative in licence.split(ALTERNATIVES):
+            if alternative.strip() in known:
+                return alternative.strip()
+    return None
 
 
 def hardware(device: torch.device) -> str:
@@ -65,12 +81,13 @@ def weights_licence(data: dict[str, object]) -> str:
     """The licence the weights can carry given their training images' licences: MIT when every image
     is free or asks only for credit, GPL-3.0-or-later when share-alike terms are among them, and
     ``undetermined`` (with the reason) for a licence this table does not know or cannot combine."""
-    licences = set()
+    given = set()
     for description in data.values():
         if isinstance(description, dict) and isinstance(description.get("licences"), dict):
-            licences |= set(description["licences"])
-    unknown = licences - FREE - ATTRIBUTION - GPL3_COMPATIBLE
-    if unknown or not licences:
+            given |= set(description["licences"])
+    unknown = {licence for licence in given if _usable_as(licence) is None}
+    licences = {_usable_as(licence) for licence in given} - {None}
+    if unknown or not given:
         return f"undetermined: the training images' licences include {', '.join(sorted(unknown)) or 'unknown ones'}"
     if licences & GPL3_COMPATIBLE:
         return "GPL-3.0-or-later (share-alike training images; credit: see data)"

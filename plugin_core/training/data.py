@@ -2,8 +2,10 @@
 
 A crop takes a square whose side is a random fraction ``u ~ U(min_scale, 1)`` of the image's short
 side (scale jitter), at a random place, resizes it to the training size and flips it left-right
-with probability ½. All randomness comes from the caller's ``torch.Generator``, so a run resumed
-from a checkpoint draws the same crops as one that never stopped.
+with probability ½. Style crops may also be augmented (:class:`Augment`): flipped upside down and,
+with probability ``colour``, given a new hue, saturation and contrast, so that a style set's
+colours cover the wheel. All randomness comes from the caller's ``torch.Generator``, so a run
+resumed from a checkpoint draws the same crops as one that never stopped.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,6 +23,37 @@ from ..image import IMAGE_SUFFIXES, load_image, resize
 
 MIN_SCALE = 0.5
 """The smallest crop side, as a fraction of the image's short side."""
+YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+"""RGB to YIQ: luma, then the two chroma axes a hue rotation turns."""
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random changes to a crop: with probability ``colour`` its hue turns by ``U(0, 1)`` of the
+    wheel (a rotation of the YIQ chroma plane), its saturation is scaled by ``U(saturation)`` and its
+    contrast about the mean by ``U(contrast)``; it is flipped upside down with probability ``flip``."""
+
+    colour: float = 0.5
+    saturation: tuple[float, float] = (0.5, 1.5)
+    contrast: tuple[float, float] = (0.7, 1.3)
+    flip: float = 0.5
+
+    def __call__(self, crop: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``crop`` ``[1,3,H,W]`` in 0..1, changed."""
+        draws = torch.rand(5, generator=generator).tolist()
+        if draws[0] < self.flip:
+            crop = crop.flip(-2)
+        if draws[1] >= self.colour:
+            return crop
+        angle = torch.tensor(2 * torch.pi * draws[2])
+        saturation = self.saturation[0] + (self.saturation[1] - self.saturation[0]) * draws[3]
+        contrast = self.contrast[0] + (self.contrast[1] - self.contrast[0]) * draws[4]
+        cos, sin = torch.cos(angle) * saturation, torch.sin(angle) * saturation
+        turn = torch.tensor([[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]])
+        matrix = (torch.linalg.inv(YIQ) @ turn @ YIQ).to(crop)
+        crop = torch.einsum("ij,bjhw->bihw", matrix, crop)
+        mean = crop.mean(dim=(-2, -1), keepdim=True)
+        return ((crop - mean) * contrast + mean).clamp(0, 1)
 
 
 def image_files(folder: Path, role: str) -> list[Path]:
@@ -62,8 +96,9 @@ class ImageSet:
         self.images = [image.to(device) for image in self.images]
         return self
 
-    def crops(self, batch: int, size: int, generator: torch.Generator, min_scale: float = MIN_SCALE) -> torch.Tensor:
-        """``batch`` random crops, float ``[batch,3,size,size]`` in 0..1."""
+    def crops(self, batch: int, size: int, generator: torch.Generator, min_scale: float = MIN_SCALE,
+              augment: Augment | None = None) -> torch.Tensor:
+        """``batch`` random crops, float ``[batch,3,size,size]`` in 0..1, each changed by ``augment``."""
         out = []
         for _ in range(batch):
             image = self.images[int(torch.randint(len(self.images), (1,), generator=generator))]
@@ -75,7 +110,7 @@ class ImageSet:
             crop = resize(image[None, :, top : top + side, left : left + side].float() / 255, (size, size))
             if float(torch.rand((), generator=generator)) < 0.5:
                 crop = crop.flip(-1)
-            out.append(crop)
+            out.append(crop if augment is None else augment(crop, generator))
         return torch.cat(out)
 
 

@@ -34,7 +34,7 @@ from ..networks.transformer_net import TransformerNet
 from ..networks.vgg import VGG19, load_vgg19
 from ..tensor_files import read_tensors
 from .card import teacher_licence
-from .data import ImageSet, describe_images
+from .data import Augment, ImageSet, describe_images
 from .loop import TrainSettings
 from .losses import ADAIN_STYLE_LAYERS, features, mean_std_loss
 
@@ -104,9 +104,9 @@ class FastDistillTask(_DistillTask):
     family = "fast"
 
     def __init__(self, content: ImageSet, styles: ImageSet, teacher: LoadedModel, vgg: VGG19 | None = None,
-                 statistics_weight: float = 0.0):
+                 statistics_weight: float = 0.0, augment: Augment | None = None):
         super().__init__(FastArbitraryNet(), teacher, content, vgg, statistics_weight)
-        self.styles = styles
+        self.styles, self.augment = styles, augment
 
     def to(self, device: torch.device, channels_last: bool) -> None:
         self._move(device, channels_last)
@@ -114,13 +114,14 @@ class FastDistillTask(_DistillTask):
 
     def pair(self, generator, settings):
         return (self.content.crops(settings.batch, settings.size, generator),
-                self.styles.crops(settings.batch, settings.size, generator))
+                self.styles.crops(settings.batch, settings.size, generator, augment=self.augment))
 
     def student(self, content, style):
         return self.network(content, self.network.style_code(style))
 
     def describe(self):
-        return super().describe() | {"style": describe_images(self.styles.paths)}
+        augment = {} if self.augment is None else {"style_augment": repr(self.augment)}
+        return super().describe() | {"style": describe_images(self.styles.paths)} | augment
 
 
 class FeedForwardDistillTask(_DistillTask):

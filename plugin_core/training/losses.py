@@ -82,11 +82,18 @@ def adain_targets(
 
 
 def adain_losses(
-    vgg: VGG19, generated: torch.Tensor, targets: dict[str, torch.Tensor], style: Features, style_weight: float
+    vgg: VGG19, generated: torch.Tensor, targets: dict[str, torch.Tensor], style: Features, style_weight: float,
+    gram_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Huang & Belongie's objective ``L = L_c + λ L_s``: each ``targets`` layer of the image against
-    its AdaIN target (relu4_1 in the paper), mean/std of relu1_1..relu4_1 against the style's."""
+    """Huang & Belongie's objective ``L = L_c + λ L_s (+ γ L_gram)``: each ``targets`` layer of the
+    image against its AdaIN target (relu4_1 in the paper), mean/std of relu1_1..relu4_1 against the
+    style's, and where ``γ > 0`` the Gram matrices of the same layers against each crop's own style
+    (the texture's correlations, which mean and std alone leave free)."""
     produced = features(vgg, generated, ADAIN_STYLE_LAYERS)
     content = sum(F.mse_loss(produced[layer], target / LAYER_SCALE[layer]) for layer, target in targets.items())
     style_loss = mean_std_loss(produced, style)
-    return {"total": content + style_weight * style_loss, "content": content, "style": style_loss}
+    losses = {"total": content + style_weight * style_loss, "content": content, "style": style_loss}
+    if gram_weight:
+        losses["gram"] = sum(F.mse_loss(gram(produced[layer]), gram(style[layer])) for layer in ADAIN_STYLE_LAYERS)
+        losses["total"] = losses["total"] + gram_weight * losses["gram"]
+    return losses
