@@ -25,7 +25,7 @@ FOLDERS = 10
 
 
 def _run(source: Path, output: Path, method: str, size: int, engine: list[str]) -> float:
-    command = [sys.executable, "-m", "plugin_core.cli", "batch", str(source), "-o", str(output), "--method", method,
+    command = [sys.executable, "-m", "brushwork.cli", "batch", str(source), "-o", str(output), "--method", method,
                "--style", str(ROOT / "examples" / "painting.jpg"), "--size", str(size), "-q", *engine]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)

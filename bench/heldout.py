@@ -2,8 +2,8 @@
 
 ``scripts/training_data.py`` holds about one image in ten of every training source out of
 training (``heldout``), and keeps whole sources out of it (``unseen``: packages and generated
-families no model ever saw). Held-out pairs zip the first ``--pairs`` photos and paintings of the
-held-out folders (sorted by name). Unseen pairs cross ``--unseen-photos`` held-out photos with
+families no model ever saw). Held-out pairs zip the first ``--pairs`` photos of the held-out
+folder with as many of its paintings spread evenly over them sorted by name (so over the sources). Unseen pairs cross ``--unseen-photos`` held-out photos with
 ``--per-source`` styles of each unseen source (spread evenly over its styles sorted by name).
 """
 
@@ -35,10 +35,15 @@ def add_unseen_arguments(parser: argparse.ArgumentParser, data: Path) -> None:
     parser.add_argument("--unseen-photos", type=int, default=4, help="photos each unseen style paints (default 4)")
 
 
+def spread(paths: list[Path], count: int) -> list[Path]:
+    """``count`` of ``paths`` at even intervals (all of them when there are fewer)."""
+    return [paths[i * len(paths) // count] for i in range(min(count, len(paths)))]
+
+
 def pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
-    """The first ``args.pairs`` photos and paintings, zipped."""
+    """The first ``args.pairs`` photos, each with a painting spread over the held-out ones."""
     photos = image_files(args.photos, "photo")[: args.pairs]
-    paintings = image_files(args.paintings, "painting")[: args.pairs]
+    paintings = spread(image_files(args.paintings, "painting"), args.pairs)
     return list(zip(photos, paintings, strict=False))
 
 
@@ -54,8 +59,7 @@ def unseen_styles(folder: Path, per_source: int) -> dict[str, list[Path]]:
         if source == "brushwork-generated":
             source = f"generated {path.stem.split('-')[1]}"
         by_source.setdefault(source, []).append(path)
-    return {source: [paths[i * len(paths) // per_source] for i in range(min(per_source, len(paths)))]
-            for source, paths in by_source.items()}
+    return {source: spread(paths, per_source) for source, paths in by_source.items()}
 
 
 def unseen_pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:

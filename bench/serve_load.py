@@ -5,7 +5,7 @@
 Per method, painting the example photo and painting at ``--size``:
 
 - **overhead**: one client's median round trip (upload, multipart parsing, painting, the response)
-  over the median of the same order painted in this process (``web_service.painting.paint``), the
+  over the median of the same order painted in this process (``brushwork.service.painting.paint``), the
   two alternated;
 - **load**: ``--clients`` clients posting back to back for ``--seconds``: requests/s, p50/p95/p99
   latency and errors (anything but 200), over ``--rounds`` rounds of every method;
@@ -28,10 +28,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from brushwork.service.painting import Order, paint  # noqa: E402
+from brushwork.service.settings import Limits  # noqa: E402
+from brushwork.service.store import Upload  # noqa: E402
 from tests.serving import Server, image_bytes  # noqa: E402
-from web_service.painting import Order, paint  # noqa: E402
-from web_service.settings import Limits  # noqa: E402
-from web_service.store import Upload  # noqa: E402
 
 REPEATS = 7
 FIELDS = {"model": [], "style_weight": [], "strength": None, "color": "none", "color_when": "after", "tile": None,

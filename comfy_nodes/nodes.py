@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import torch
 
 from plugin_core import api
-from plugin_core.color import METHODS as COLOR_METHODS
-from plugin_core.color import transfer_color
+from plugin_core.color import MATCHES, transfer_color
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
 from plugin_core.methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from plugin_core.regions import Region, Style
+from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, HELP, Fields, build
 from plugin_core.video.frames import CONSISTENCY, stylize_frames
 
 from . import host
@@ -42,13 +42,14 @@ def _tip(kind, text: str, **options):
     return (kind, {"tooltip": text, **options})
 
 
-STRENGTH = _tip("FLOAT", "0 = the photo, 1 = all style", default=1.0, min=0.0, max=1.0, step=0.01)
-SIZE = _tip("INT", "long side of the working and output image; 0 keeps the input's size",
-            default=0, min=0, max=8192, step=8)
-COLOR = _tip(COLOR_CHOICES, "keep the photo's colours: luminance-only transfer, or recolour the result "
-             "by histogram matching, Reinhard's mean/std, or a linear map", default="none")
-TILE = _tip("INT", "large images are processed in tiles of this side, with the whole image's statistics so no "
-            "seams show; 0 = automatic (tiles when free memory calls for it)", default=0, min=0, max=8192, step=32)
+def _strength(method: str):
+    return _tip("FLOAT", HELP["strength"], default=api.DEFAULT_STRENGTH[method], min=0.0, max=1.0, step=0.01)
+
+
+SIZE = _tip("INT", HELP["size"], default=DEFAULT_SIZE, min=0, max=8192, step=8)
+COLOR = _tip(COLOR_CHOICES, HELP["color"], default="none")
+TILE = _tip("INT", HELP["tile"], default=0, min=0, max=8192, step=32)
+STYLE_WEIGHTS = _tip("STRING", HELP["style_weights"] + ", e.g. '3, 1'", default="")
 MASK_INPUT = _tip("MASK", "where the style applies (white = styled); resized to the image; an all-zero mask is ignored")
 REGIONS_INPUT = _tip(REGIONS, "more styles, each in its own masked region (from Style Regions nodes)")
 TEMPORAL = _tip(list(CONSISTENCY), "the batch as a clip: off paints each frame alone; stats smooths the image-wide "
@@ -69,23 +70,36 @@ def _weights(text: str, count: int) -> list[float]:
     return weights
 
 
-def _region_plan(style, style_weights: str, mask, regions, size: tuple[int, int]):
-    """``[(styles, masks [M,1,H,W] or None)]``: the main style (with its mask), then the chained regions."""
-    plan = []
-    if style is not None:
-        styles = image_in(style, "style")
-        weights = _weights(style_weights, styles.shape[0])
-        plan.append(([Style(s[None], w) for s, w in zip(styles, weights, strict=True)], masks_in(mask, size, "mask")))
+@dataclass(frozen=True)
+class Plan:
+    """A node's styles: its own (style images, their weights, its mask per frame) and the chained
+    regions (each with its mask per frame, scaled by the region's weight)."""
+
+    styles: list[torch.Tensor]
+    weights: list[float]
+    masks: torch.Tensor | None
+    regions: list[tuple[list[Style], torch.Tensor | None]]
+
+    def fields(self, method: str, frame: int, **values) -> Fields:
+        """The fields of one frame; ``values``: the node's other inputs."""
+        mask = frame_mask(self.masks, frame)
+        return Fields(method=method, styles=self.styles, style_weights=self.weights,
+                      masks=[] if mask is None else [mask], **values)
+
+    def more_regions(self, frame: int) -> list[Region]:
+        return [Region(styles, frame_mask(masks, frame)) for styles, masks in self.regions]
+
+
+def _plan(style, style_weights: str, mask, regions, size: tuple[int, int]) -> Plan:
+    """The node's own style (with its mask), then the chained regions."""
+    styles = [] if style is None else list(image_in(style, "style").split(1))
+    chained = []
     for index, region in enumerate(regions or []):
         masks = masks_in(region.mask, size, f"mask of region {index + 1}")
-        plan.append(([Style(s[None]) for s in region.styles], None if masks is None else masks * region.weight))
-    if not plan:
+        chained.append(([Style(s[None]) for s in region.styles], None if masks is None else masks * region.weight))
+    if not styles and not chained:
         raise RequestError("no style: connect a style image or Style Regions")
-    return plan
-
-
-def _frame_regions(plan, frame: int) -> list[Region]:
-    return [Region(styles, frame_mask(masks, frame)) for styles, masks in plan]
+    return Plan(styles, _weights(style_weights, len(styles)) if styles else [], masks_in(mask, size, "mask"), chained)
 
 
 def _run(content, make_request, progress: host.Progress | None = None, temporal: str = "off") -> torch.Tensor:
@@ -117,12 +131,7 @@ def _run(content, make_request, progress: host.Progress | None = None, temporal:
     return image_out(torch.cat(results), host.output_device())
 
 
-def _size(size: int) -> int | None:
-    """0 (the input's size, or automatic tiles) -> None."""
-    return size or None
-
-
-class LoadStyleModel:
+class BrushworkLoadStyleModel:
     DESCRIPTION = ("Load a style model: an AdaIN decoder, a fast arbitrary-style model or a feed-forward style, "
                    "from ComfyUI's models/style_transfer or brushwork's own models. The family is told from the file.")
     CATEGORY = CATEGORY
@@ -138,7 +147,7 @@ class LoadStyleModel:
         return (host.load(model_name),)
 
 
-class StyleTransferArbitrary:
+class BrushworkStyleTransferAdaIN:
     DESCRIPTION = ("Paint the image in the style of any style image in one pass, with an AdaIN decoder or "
                    "brushwork's fast model. A batch of images is a series of frames; a batch of style images "
                    "mixes several styles.")
@@ -152,11 +161,10 @@ class StyleTransferArbitrary:
             "required": {
                 "image": _tip("IMAGE", "the photo (a batch = frames)"),
                 "model": _tip(MODEL, "an AdaIN decoder or a fast model from Load Style Model"),
-                "strength": STRENGTH,
+                "strength": _strength("adain"),
                 "size": SIZE,
                 "color": COLOR,
-                "style_weights": _tip("STRING", "one weight per style image, e.g. '3, 1'; empty = equal",
-                                      default=""),
+                "style_weights": STYLE_WEIGHTS,
             },
             "optional": {
                 "style": _tip("IMAGE", "the style image(s) (a batch = several styles mixed)"),
@@ -172,18 +180,17 @@ class StyleTransferArbitrary:
         loaded = host.ready(model)
         if loaded.family not in ("adain", "fast"):
             raise RequestError(f"{loaded.name} is a {loaded.family} model: use it with Style Transfer (Feed-forward)")
-        plan = _region_plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
+        plan = _plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
 
         def request(frame_image, frame):
-            return api.StyleRequest(
-                frame_image, _frame_regions(plan, frame), method=loaded.family, strength=strength, model=loaded,
-                color=color, size=_size(size), tile=_size(tile), device=str(host.device()),
-            )
+            wanted = plan.fields(loaded.family, frame, models=[loaded], strength=strength, size=size, tile=tile,
+                                 color=color)
+            return build(frame_image, wanted, plan.more_regions(frame), device=str(host.device()))
 
         return (_run(image, request, host.Progress(image.shape[0]), temporal),)
 
 
-class StyleTransferFeedForward:
+class BrushworkStyleTransferFeedForward:
     DESCRIPTION = "Paint the image with a trained feed-forward style model, the fastest method."
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE",)
@@ -195,7 +202,7 @@ class StyleTransferFeedForward:
             "required": {
                 "image": _tip("IMAGE", "the photo (a batch = frames)"),
                 "model": _tip(MODEL, "a feed-forward style from Load Style Model"),
-                "strength": STRENGTH,
+                "strength": _strength("feedforward"),
                 "size": SIZE,
                 "color": COLOR,
             },
@@ -209,14 +216,15 @@ class StyleTransferFeedForward:
         masks = masks_in(mask, tuple(image.shape[1:3]), "mask")
 
         def request(frame_image, frame):
-            region = Region([Style(model=loaded)], frame_mask(masks, frame))
-            return api.StyleRequest(frame_image, [region], method="feedforward", strength=strength, color=color,
-                                    size=_size(size), tile=_size(tile), device=str(host.device()))
+            mask = frame_mask(masks, frame)
+            wanted = Fields(method="feedforward", models=[loaded], masks=[] if mask is None else [mask],
+                            strength=strength, size=size, tile=tile, color=color)
+            return build(frame_image, wanted, device=str(host.device()))
 
         return (_run(image, request, host.Progress(image.shape[0]), temporal),)
 
 
-class NeuralStyle:
+class BrushworkNeuralStyle:
     DESCRIPTION = ("Gram-matrix optimisation (Gatys et al.): the best quality from any style image, in steps. "
                    "Shows previews while it works; Cancel stops it between steps.")
     CATEGORY = CATEGORY
@@ -228,11 +236,9 @@ class NeuralStyle:
         return {
             "required": {
                 "image": _tip("IMAGE", "the photo (a batch = frames)"),
-                "steps": _tip("INT", "optimisation steps over all scales", default=200, min=1, max=5000),
-                "size": _tip("INT", "long side of the working and output image; 0 keeps the input's size (slow)",
-                             default=512, min=0, max=8192, step=8),
-                "strength": _tip("FLOAT", "style against content: 0.25 is Gatys et al.'s 1e-3, 0.5 the default",
-                                 default=0.5, min=0.0, max=1.0, step=0.01),
+                "steps": _tip("INT", HELP["steps"], default=DEFAULT_STEPS, min=1, max=5000),
+                "size": SIZE,
+                "strength": _strength("gatys"),
                 "tv_weight": _tip("FLOAT", "total-variation weight (smooths noise)", default=0.0, min=0.0,
                                   max=1e4, step=0.1),
                 "optimizer": _tip(list(OPTIMIZERS), "L-BFGS converges in fewer steps; Adam is steadier",
@@ -240,8 +246,7 @@ class NeuralStyle:
                 "init": _tip(list(INITS), "the image the optimisation starts from", default="content"),
                 "seed": _tip("INT", "seed of the noise init", default=0, min=0, max=2**31 - 1),
                 "color": COLOR,
-                "style_weights": _tip("STRING", "one weight per style image, e.g. '3, 1'; empty = equal",
-                                      default=""),
+                "style_weights": STYLE_WEIGHTS,
             },
             "optional": {
                 "style": _tip("IMAGE", "the style image(s) (a batch = several styles mixed)"),
@@ -253,7 +258,7 @@ class NeuralStyle:
 
     def stylize(self, image, steps, size, strength, tv_weight, optimizer, init, seed, color, style_weights,
                 style=None, mask=None, regions=None, tile=0):
-        plan = _region_plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
+        plan = _plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
         frames = image.shape[0]
         bar = host.Progress(frames * steps)
         vgg = host.gram_network()
@@ -264,16 +269,15 @@ class NeuralStyle:
 
             settings = GatysSettings(tv_weight=tv_weight, optimizer=optimizer, init=init,
                                      preview_every=GRAM_PREVIEW_EVERY)
-            return api.StyleRequest(
-                frame_image, _frame_regions(plan, frame), method="gatys",
-                strength=strength, color=color, size=_size(size), tile=_size(tile), steps=steps, seed=seed,
-                gatys=settings, loss_network=vgg, progress=progress, device=str(host.device()),
-            )
+            wanted = plan.fields("gatys", frame, strength=strength, size=size, tile=tile, steps=steps, seed=seed,
+                                 color=color)
+            return build(frame_image, wanted, plan.more_regions(frame), gatys=settings, loss_network=vgg,
+                         progress=progress, device=str(host.device()))
 
         return (_run(image, request),)
 
 
-class StyleRegions:
+class BrushworkStyleRegions:
     DESCRIPTION = ("Add a style for one region of the image: chain several of these into the AdaIN or Neural Style "
                    "node's regions input to paint each region in its own style.")
     CATEGORY = CATEGORY
@@ -297,7 +301,7 @@ class StyleRegions:
         return ([*(regions or []), RegionInput(image_in(style, "style"), mask, weight)],)
 
 
-class ColorMatch:
+class BrushworkColorMatch:
     DESCRIPTION = ("Recolour an image after a reference: histogram matching, Reinhard's mean/std, a linear map, "
                    "or luminance only. Masks choose where the colours are measured and where they are applied.")
     CATEGORY = CATEGORY
@@ -310,7 +314,7 @@ class ColorMatch:
             "required": {
                 "image": _tip("IMAGE", "the image to recolour"),
                 "reference": _tip("IMAGE", "whose colours to take"),
-                "method": _tip(list(COLOR_METHODS), "how colours are matched", default="histogram"),
+                "method": _tip(list(MATCHES), "how colours are matched", default="histogram"),
                 "strength": _tip("FLOAT", "0 = unchanged, 1 = fully matched", default=1.0, min=0.0, max=1.0,
                                  step=0.01),
             },
@@ -334,12 +338,12 @@ class ColorMatch:
 
 
 NODE_CLASS_MAPPINGS = {
-    "BrushworkLoadStyleModel": LoadStyleModel,
-    "BrushworkStyleTransferAdaIN": StyleTransferArbitrary,
-    "BrushworkStyleTransferFeedForward": StyleTransferFeedForward,
-    "BrushworkNeuralStyle": NeuralStyle,
-    "BrushworkStyleRegions": StyleRegions,
-    "BrushworkColorMatch": ColorMatch,
+    "BrushworkLoadStyleModel": BrushworkLoadStyleModel,
+    "BrushworkStyleTransferAdaIN": BrushworkStyleTransferAdaIN,
+    "BrushworkStyleTransferFeedForward": BrushworkStyleTransferFeedForward,
+    "BrushworkNeuralStyle": BrushworkNeuralStyle,
+    "BrushworkStyleRegions": BrushworkStyleRegions,
+    "BrushworkColorMatch": BrushworkColorMatch,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "BrushworkLoadStyleModel": "Load Style Model",

@@ -15,6 +15,7 @@ status 3, writing nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from plugin_core.color import luminance
 from plugin_core.errors import BrushworkError, Cancelled, RequestError
 from plugin_core.files import atomic_path
 from plugin_core.image import load_image, resize
-from plugin_core.regions import Region, Style
+from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, build
 
 EXIT_FAILED = 2
 EXIT_CANCELLED = 3
@@ -43,30 +44,43 @@ def _planes(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
     return colour.expand(-1, 3, -1, -1).contiguous() if colour.shape[1] == 1 else colour, alpha
 
 
+def fields(folder: Path, request: dict) -> Fields:
+    """The fields of the dialog's ``request`` and the layers saved in ``folder`` (an empty model is
+    the installed default; the feed-forward default is a shipped style)."""
+    method = request["method"]
+    model = request.get("model") or (registry.default_model("feedforward") if method == "feedforward" else None)
+    styles = []
+    if method != "feedforward":
+        if request.get("style"):
+            styles = [load_image(request["style"], "style").rgb]
+        elif (folder / "style.npy").is_file():
+            styles = [_planes(np.load(folder / "style.npy", allow_pickle=False))[0]]
+        else:
+            raise RequestError(f"the {method} method needs a style image or a style layer")
+    return Fields(
+        method=method, styles=styles, models=[model] if model else [], strength=request.get("strength"),
+        color=request.get("color", "none"), size=request.get("size", DEFAULT_SIZE), tile=request.get("tile", "auto"),
+        steps=request.get("steps", DEFAULT_STEPS),
+    )
+
+
+def style_request(folder: Path, rgb: torch.Tensor, mask: torch.Tensor | None, progress=None, cancel=None):
+    """The core's request for the plug-in's ``folder``, painting ``rgb`` where ``mask`` (the selection)
+    is on."""
+    wanted = fields(folder, json.loads((folder / "request.json").read_text()))
+    return build(rgb, dataclasses.replace(wanted, masks=[] if mask is None else [mask]), progress=progress,
+                 cancel=cancel)
+
+
 def paint(folder: Path, report: Callable[[float], None], cancel: Callable[[], bool] | None = None) -> np.ndarray:
     """The result pixels for the request in ``folder``; ``cancel`` is asked between steps."""
-    request = json.loads((folder / "request.json").read_text())
     content = np.load(folder / "content.npy", allow_pickle=False)
     grey = content.shape[2] in (1, 2)
     rgb, alpha = _planes(content)
     mask = None
     if (folder / "mask.npy").is_file():
         mask = torch.from_numpy(np.load(folder / "mask.npy", allow_pickle=False).astype(np.float32))[None, None]
-    method = request["method"]
-    if method == "feedforward":
-        style = Style(model=request.get("model") or registry.default_model("feedforward"))
-    elif request.get("style"):
-        style = Style(load_image(request["style"], "style").rgb)
-    elif (folder / "style.npy").is_file():
-        style = Style(_planes(np.load(folder / "style.npy", allow_pickle=False))[0])
-    else:
-        raise RequestError(f"the {method} method needs a style image or a style layer")
-    painted = api.stylize(api.StyleRequest(
-        rgb, [Region([style], mask)], method=method, strength=request.get("strength"),
-        model=request.get("model") or None, color=request.get("color", "none"), size=request.get("size") or None,
-        tile=request.get("tile") or None, steps=request.get("steps", 200),
-        progress=lambda done: report(done.step / done.total), cancel=cancel,
-    ))
+    painted = api.stylize(style_request(folder, rgb, mask, lambda done: report(done.step / done.total), cancel))
     painted = resize(painted, tuple(rgb.shape[-2:]))
     if mask is not None:
         painted = torch.lerp(rgb, painted, mask)

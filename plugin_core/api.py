@@ -46,6 +46,9 @@ METHODS = ("gatys", "adain", "feedforward", "fast")
 DEFAULT_METHOD = "adain"
 """One pass with brushwork's own AdaIN model: seconds, any style; Gram optimisation is one flag away."""
 DEFAULT_STRENGTH = {"gatys": 0.5, "adain": 1.0, "feedforward": 1.0, "fast": 1.0}
+DEFAULT_SIZE = 512
+"""Long side of the working and output image, in every door."""
+DEFAULT_STEPS = gatys.GatysSettings.steps
 COLOR_MODES = ("none", "luminance", "histogram", "reinhard", "linear")
 COLOR_WHEN = ("before", "after")
 STRENGTH_LOG10_RANGE = (2.0, 6.0)
@@ -67,6 +70,8 @@ class StyleRequest:
     ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
     ``loss_network`` is the VGG19 the Gram method optimises through (None: brushwork's own, loaded once
     per device): a host whose memory manager moves models passes the one it manages.
+    ``within_memory_plan``: refuse ``tile`` 0 where the automatic plan would tile, so that a client
+    of a server cannot make it take more memory than it allows itself.
     """
 
     content: torch.Tensor
@@ -77,9 +82,9 @@ class StyleRequest:
     color: str = "none"
     color_when: str = "after"
     linear_mode: str = "cholesky"
-    size: int | None = 512
+    size: int | None = DEFAULT_SIZE
     style_size: int | None = None
-    steps: int = 200
+    steps: int = DEFAULT_STEPS
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -88,6 +93,7 @@ class StyleRequest:
     backend: str = "torch"
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
     loss_network: VGG19 | None = None
+    within_memory_plan: bool = False
     progress: Callable[[Progress], None] | None = None
     cancel: Callable[[], bool] | None = None
 
@@ -378,6 +384,22 @@ def _differentiable(
     return content.clone(), regions, settings
 
 
+def _check_memory(request: StyleRequest, size: tuple[int, int], device: torch.device) -> int | None:
+    """The tile side ``request`` paints with (None: whole), after ``within_memory_plan``'s check."""
+    tile = tiling.plan_tile(request.method, size, request.tile, device)
+    if request.within_memory_plan and request.tile == 0 and tiling.plan_tile(request.method, size, None, device):
+        raise RequestError(f"a {size[1]}x{size[0]} {request.method} image needs tiles here: "
+                           "let tile be auto, or give a tile side")
+    return tile
+
+
+def check(request: StyleRequest) -> None:
+    """Every check :func:`stylize` makes before it loads a network or paints: a job can be refused
+    when it is submitted."""
+    _validate(request)
+    _check_memory(request, working_size(request), resolve_device(request.device))
+
+
 def working_size(request: StyleRequest) -> tuple[int, int]:
     """``(h, w)`` the request paints at: the content's, or its long side brought to ``size``."""
     height, width = request.content.shape[-2:]
@@ -398,7 +420,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     size = working_size(request)
     content = resize(content.to(device), size)
     dtype = resolve_dtype(request.precision, device)
-    tile = tiling.plan_tile(request.method, size, request.tile, device)
+    tile = _check_memory(request, size, device)
     if tile is not None and request.backend == "onnx" and request.method != "adain":
         raise RequestError(
             f"the onnx backend runs {request.method} models on whole images (their normalisation is inside the "
@@ -434,6 +456,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
 
 __all__ = [
     "BrushworkError",
+    "check",
     "Region",
     "Style",
     "StyleRequest",

@@ -23,7 +23,8 @@ import torch
 
 from .errors import RequestError
 
-METHODS = ("histogram", "reinhard", "linear", "luminance")
+MATCHES = ("histogram", "reinhard", "linear", "luminance")
+"""How :func:`transfer_color` matches colours (the methods of painting are :data:`plugin_core.api.METHODS`)."""
 LINEAR_MODES = ("cholesky", "pca", "sym", "mkl")
 MEASURE_THRESHOLD = 0.5
 """A soft mask counts a pixel as inside, for measuring statistics, from this fraction of its peak."""
@@ -167,8 +168,8 @@ def transfer_color(
     Masks are ``[B,1,H,W]`` or ``[1,1,H,W]``; the output is clamped to 0..1 and equals ``image``
     where ``mask`` is 0.
     """
-    if method not in METHODS:
-        raise RequestError(f"unknown colour method {method!r}: use one of {', '.join(METHODS)}")
+    if method not in MATCHES:
+        raise RequestError(f"unknown colour method {method!r}: use one of {', '.join(MATCHES)}")
     if method == "luminance" and reference.shape[-2:] != image.shape[-2:]:
         raise RequestError("luminance transfer needs the reference at the image's size")
     out = []

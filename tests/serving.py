@@ -35,7 +35,7 @@ def image_bytes(name: str, long_side: int, fmt: str = "PNG") -> bytes:
 
 
 def brushwork(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "plugin_core.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "brushwork.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
 
 
@@ -46,7 +46,7 @@ class Server:
     def __init__(self, data: Path, *args: str, log: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.command = [sys.executable, "-m", "plugin_core.cli", "serve", "--port", str(self.port),
+        self.command = [sys.executable, "-m", "brushwork.cli", "serve", "--port", str(self.port),
                         "--data", str(data), *args]
         data.mkdir(parents=True, exist_ok=True)
         self.log = log or data / f"server-{self.port}.log"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from plugin_core.cli import main
+from brushwork.cli import main
 
 from .conftest import EXAMPLES
 
@@ -83,7 +83,7 @@ def test_a_killed_run_resumes_without_redoing_work_or_leaving_partial_files(tmp_
     (frames / "b").mkdir(parents=True)
     for index in range(8):
         shutil.copy(EXAMPLES / "photo.jpg", frames / ("b" if index % 2 else ".") / f"{index}.jpg")
-    command = [sys.executable, "-m", "plugin_core.cli", "batch", str(frames), "-o", str(tmp_path / "out"),
+    command = [sys.executable, "-m", "brushwork.cli", "batch", str(frames), "-o", str(tmp_path / "out"),
                "--style", str(EXAMPLES / "painting.jpg"), "--size", "384", "--engine", "local", "--batch-size", "1",
                "-q"]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from brushwork.cli import main
 from plugin_core import registry
-from plugin_core.cli import main
 from plugin_core.image import load_image
 
 from .conftest import EXAMPLES
@@ -114,7 +114,7 @@ def test_mask_of_another_size_is_resized_with_a_warning(workdir, capsys):
 
 
 def test_module_entry_point_exit_code(workdir):
-    run = subprocess.run([sys.executable, "-m", "plugin_core.cli", "stylize", str(workdir / "photo.jpg"),
+    run = subprocess.run([sys.executable, "-m", "brushwork.cli", "stylize", str(workdir / "photo.jpg"),
                           "--style", str(workdir / "nope.jpg")], capture_output=True, text=True)
     assert run.returncode == 2 and "nope.jpg does not exist" in run.stderr and "Traceback" not in run.stderr
 
@@ -157,9 +157,9 @@ def test_batch_stylizes_every_frame_into_a_folder(workdir, tmp_path_factory, cap
     [
         (["--method", "adain", "--style", "painting.jpg", "--model", "nowhere.pth"],
          "model file nowhere.pth does not exist"),
-        (["--method", "feedforward"], "feedforward needs --model"),
+        (["--method", "feedforward"], "feedforward needs a style model"),
         (["--method", "feedforward", "--model", "udnie"], "'udnie' is not installed"),
-        (["--method", "adain"], "adain needs at least one --style image"),
+        (["--method", "adain"], "adain needs at least one style image"),
         (["--batch", "--style", "painting.jpg"], "--batch needs a folder of frames"),
     ],
 )

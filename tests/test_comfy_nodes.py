@@ -8,12 +8,12 @@ import torch
 
 from comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, host
 from comfy_nodes.nodes import (
-    ColorMatch,
-    LoadStyleModel,
-    NeuralStyle,
-    StyleRegions,
-    StyleTransferArbitrary,
-    StyleTransferFeedForward,
+    BrushworkColorMatch,
+    BrushworkLoadStyleModel,
+    BrushworkNeuralStyle,
+    BrushworkStyleRegions,
+    BrushworkStyleTransferAdaIN,
+    BrushworkStyleTransferFeedForward,
 )
 from plugin_core import registry
 from plugin_core.errors import Cancelled, RequestError
@@ -57,17 +57,17 @@ def test_every_node_is_declared_for_comfyui(models):
 
 
 def test_the_loader_lists_the_search_folders_and_tells_the_family(models):
-    choices = LoadStyleModel.INPUT_TYPES()["required"]["model_name"][0]
+    choices = BrushworkLoadStyleModel.INPUT_TYPES()["required"]["model_name"][0]
     assert {"candy", "decoder"} <= set(choices)
-    (candy,) = LoadStyleModel().load("candy")
-    (decoder,) = LoadStyleModel().load("decoder")
+    (candy,) = BrushworkLoadStyleModel().load("candy")
+    (decoder,) = BrushworkLoadStyleModel().load("decoder")
     assert candy.loaded.family == "feedforward" and decoder.loaded.family == "adain"
     assert host.ready(candy) is candy.loaded
 
 
 def test_feedforward_frames_strength_and_a_mask_of_another_size(models, frames):
-    (model,) = LoadStyleModel().load("candy")
-    node = StyleTransferFeedForward()
+    (model,) = BrushworkLoadStyleModel().load("candy")
+    node = BrushworkStyleTransferFeedForward()
     (out,) = node.stylize(frames, model, 1.0, 0, "none")
     assert out.shape == frames.shape and out.dtype == torch.float32
     assert (out - frames).abs().mean() > 0.05
@@ -81,8 +81,8 @@ def test_feedforward_frames_strength_and_a_mask_of_another_size(models, frames):
 
 
 def test_an_all_zero_mask_means_no_mask(models, frames, caplog):
-    (model,) = LoadStyleModel().load("candy")
-    node = StyleTransferFeedForward()
+    (model,) = BrushworkLoadStyleModel().load("candy")
+    node = BrushworkStyleTransferFeedForward()
     with caplog.at_level(logging.WARNING, logger="brushwork"):
         (out,) = node.stylize(frames, model, 1.0, 0, "none", mask=torch.zeros(1, 64, 64))
     assert "all zero" in caplog.text
@@ -90,16 +90,16 @@ def test_an_all_zero_mask_means_no_mask(models, frames, caplog):
 
 
 def test_adain_mixes_a_batch_of_styles_and_frames(models, frames, painting, painting2):
-    (model,) = LoadStyleModel().load("decoder")
+    (model,) = BrushworkLoadStyleModel().load("decoder")
     styles = comfy(torch.cat([painting, resize(painting2, tuple(painting.shape[-2:]))]))
-    node = StyleTransferArbitrary()
+    node = BrushworkStyleTransferAdaIN()
     (mixed,) = node.stylize(frames, model, 1.0, 64, "none", "3, 1", style=styles)
     assert mixed.shape == (2, 32, 64, 3)
     (first,) = node.stylize(frames, model, 1.0, 64, "none", "1, 0", style=styles)
     assert (mixed - first).abs().mean() > 1e-4
     with pytest.raises(RequestError, match="1 style weights for 2 style images"):
         node.stylize(frames, model, 1.0, 64, "none", "1", style=styles)
-    (candy,) = LoadStyleModel().load("candy")
+    (candy,) = BrushworkLoadStyleModel().load("candy")
     with pytest.raises(RequestError, match="candy is a feedforward model: use it with Style Transfer .Feed-forward."):
         node.stylize(frames, candy, 1.0, 64, "none", "", style=styles)
 
@@ -107,49 +107,49 @@ def test_adain_mixes_a_batch_of_styles_and_frames(models, frames, painting, pain
 def test_a_fast_model_runs_in_the_arbitrary_node(models, frames, painting):
     torch.manual_seed(0)
     write_tensors(models / "quick.safetensors", FastArbitraryNet().state_dict(), {"family": "fast"})
-    (model,) = LoadStyleModel().load("quick")
+    (model,) = BrushworkLoadStyleModel().load("quick")
     assert model.loaded.family == "fast"
-    (out,) = StyleTransferArbitrary().stylize(frames, model, 1.0, 0, "none", "", style=comfy(painting))
+    (out,) = BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "", style=comfy(painting))
     assert out.shape == frames.shape and (out - frames).abs().mean() > 0.01
 
 
 def test_regions_paint_their_own_masks(models, frames, painting, painting2):
-    (model,) = LoadStyleModel().load("decoder")
+    (model,) = BrushworkLoadStyleModel().load("decoder")
     top, bottom = torch.zeros(1, 64, 128), torch.zeros(1, 64, 128)
     top[:, :32], bottom[:, 32:] = 1, 1
-    (regions,) = StyleRegions().add(comfy(painting), top, 1.0)
-    (regions,) = StyleRegions().add(comfy(painting2), bottom, 1.0, regions)
+    (regions,) = BrushworkStyleRegions().add(comfy(painting), top, 1.0)
+    (regions,) = BrushworkStyleRegions().add(comfy(painting2), bottom, 1.0, regions)
     assert len(regions) == 2
-    (out,) = StyleTransferArbitrary().stylize(frames, model, 1.0, 0, "none", "", regions=regions)
+    (out,) = BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "", regions=regions)
     assert out.shape == frames.shape
     with pytest.raises(RequestError, match="no style: connect a style image or Style Regions"):
-        StyleTransferArbitrary().stylize(frames, model, 1.0, 0, "none", "")
+        BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "")
 
 
 def test_gram_optimisation_with_colour_preservation(frames, painting):
-    (out,) = NeuralStyle().stylize(frames[:1], 4, 64, 0.5, 0.0, "lbfgs", "content", 0, "luminance", "",
+    (out,) = BrushworkNeuralStyle().stylize(frames[:1], 4, 64, 0.5, 0.0, "lbfgs", "content", 0, "luminance", "",
                                    style=comfy(painting))
     assert out.shape == (1, 32, 64, 3) and torch.isfinite(out).all()
 
 
 def test_cancel_stops_between_frames(models, frames, monkeypatch):
-    (model,) = LoadStyleModel().load("candy")
+    (model,) = BrushworkLoadStyleModel().load("candy")
     calls = []
     monkeypatch.setattr(host, "interrupted", lambda: calls.append(1) or len(calls) > 1)
     with pytest.raises(Cancelled):
-        StyleTransferFeedForward().stylize(frames, model, 1.0, 0, "none")
+        BrushworkStyleTransferFeedForward().stylize(frames, model, 1.0, 0, "none")
 
 
 def test_color_match_measures_and_applies_where_the_masks_say(frames, painting):
     reference = comfy(painting)
-    (matched,) = ColorMatch().match(frames, reference, "histogram", 1.0)
+    (matched,) = BrushworkColorMatch().match(frames, reference, "histogram", 1.0)
     target = reference.mean((0, 1, 2))
     assert (matched.mean((0, 1, 2)) - target).abs().max() < 0.2 * (frames.mean((0, 1, 2)) - target).abs().max()
     left = torch.zeros(1, 64, 128)
     left[:, :, :64] = 1
-    (masked,) = ColorMatch().match(frames, reference, "histogram", 1.0, mask=left)
+    (masked,) = BrushworkColorMatch().match(frames, reference, "histogram", 1.0, mask=left)
     assert torch.equal(masked[:, :, 64:], frames[:, :, 64:])
-    (none,) = ColorMatch().match(frames, reference, "luminance", 0.0)
+    (none,) = BrushworkColorMatch().match(frames, reference, "luminance", 0.0)
     assert torch.allclose(none, frames, atol=1e-6)
 
 

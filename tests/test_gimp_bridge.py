@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from brushwork.cli import main
 from gimp_plugin import bridge, worker
-from plugin_core.cli import main
 from plugin_core.errors import RequestError
 
 from .conftest import EXAMPLES

@@ -4,8 +4,8 @@ gives torch's result, and what it cannot do is refused by name (random-weight ne
 import pytest
 import torch
 
+from brushwork.cli import main
 from plugin_core import api, onnx_backend
-from plugin_core.cli import main
 from plugin_core.errors import RequestError
 from plugin_core.image import load_image
 from plugin_core.loaders import load_model

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from web_service.settings import Settings
-from web_service.store import Store
+from brushwork.service.settings import Settings
+from brushwork.service.store import Store
 
 from .serving import Server, brushwork, image_bytes, wait_for_job
 
@@ -233,7 +233,7 @@ def test_a_running_job_is_cancelled(client):
 
 def test_a_bad_job_is_refused_at_submission(client):
     _error(client.post("/v1/jobs", files=files(b"junk"), data={"method": "gatys"}), 400, "invalid_image")
-    too_large_whole = {"size": "0", "tile": "0", "method": "gatys"}  # 4 GB of Gram work in one piece
+    too_large_whole = {"size": "0", "tile": "off", "method": "gatys"}  # 4 GB of Gram work in one piece
     _error(client.post("/v1/jobs", files=files(grey_png(1000, 1000)), data=too_large_whole),
            400, "invalid_request", "needs tiles")
     _error(client.get("/v1/jobs/../../etc/passwd"), 404, "not_found")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from web_service.settings import Settings
-from web_service.store import Store
+from brushwork.service.settings import Settings
+from brushwork.service.store import Store
 
 from .host import unavailable
 from .serving import Server, free_port, wait_for_job

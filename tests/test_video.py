@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from bench.evaluate import score
+from brushwork.cli import main
 from plugin_core import api
-from plugin_core.cli import main
 from plugin_core.image import save_image
 from plugin_core.video.flow import FlowEstimator, trusted, warping_error
 from plugin_core.video.frames import stylize_frames

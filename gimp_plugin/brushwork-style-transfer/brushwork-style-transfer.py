@@ -206,16 +206,16 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
         procedure.add_string_argument("model", "Mo_del", "AdaIN decoder, fast or feed-forward model: a name "
                                       "from `brushwork models list` or a file (empty: the installed default)",
                                       "", flags)
-        procedure.add_double_argument("strength", "Stren_gth", "0 = the photo, 1 = all style (the one-pass "
-                                      "methods' default; Gram optimisation: 0.5 is the classic balance)",
+        procedure.add_double_argument("strength", "Stren_gth", "0 = the photo, 1 = all style (default: gatys 0.5, "
+                                      "where 0.25 is Gatys et al.'s classic balance; adain, feedforward and fast 1)",
                                       0.0, 1.0, 1.0, flags)
         procedure.add_choice_argument("color", "Colo_urs", "Colour preservation", _choice(COLORS), "none", flags)
-        procedure.add_int_argument("size", "_Working size", "Long side the painting is made at, then scaled "
-                                   "to the layer (0: the layer's own size)", 0, 8192, 1024, flags)
-        procedure.add_int_argument("tile", "_Tiles", "Paint large images in tiles of this side, with the whole "
-                                   "image's statistics so no seams show (0: automatic, when free memory calls "
-                                   "for it)", 0, 8192, 0, flags)
-        procedure.add_int_argument("steps", "S_teps", "Gram optimisation steps", 1, 5000, 200, flags)
+        procedure.add_int_argument("size", "_Working size", "Long side of the working image, then scaled to the "
+                                   "layer (0: the layer's own size)", 0, 8192, 512, flags)
+        procedure.add_int_argument("tile", "_Tiles", "Paint large images in overlapping tiles of this many pixels "
+                                   "that share the whole image's statistics, so no seams show (0: automatic, when "
+                                   "free memory calls for it)", 0, 8192, 0, flags)
+        procedure.add_int_argument("steps", "S_teps", "Gram optimisation steps over all scales", 1, 5000, 200, flags)
         procedure.add_boolean_argument("use-selection", "Use the s_election as a mask", "Paint only inside "
                                        "the selection; a soft selection feathers the effect", True, flags)
         procedure.add_boolean_argument("new-layer", "Output as a _new layer", "Put the result in a new layer "

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugin_core.cli import main
+from brushwork.cli import main
 
 from ..conftest import EXAMPLES, ROOT
 from ..scripts import training_data

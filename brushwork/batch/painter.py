@@ -16,10 +16,12 @@ import numpy as np
 import torch
 
 from plugin_core import api
-from plugin_core.errors import BrushworkError, RequestError
+from plugin_core.errors import BrushworkError
 from plugin_core.image import load_image, resize, save_image
 from plugin_core.masks import load_mask
-from plugin_core.regions import Region, Style
+from plugin_core.requests import Fields, build
+
+from .manifest import blank
 
 STYLE_CACHE = 16
 
@@ -29,21 +31,21 @@ def _style_image(path: str) -> torch.Tensor:
     return load_image(path, "style").rgb
 
 
-def blank(value) -> bool:
-    """An empty cell: None, "", or NaN (how tables and Ray Data hand over a missing number)."""
-    return value is None or (isinstance(value, str) and not value) or (
-        isinstance(value, (float, np.floating)) and bool(np.isnan(value)))
-
-
 def stale_temporaries(output: Path) -> list[Path]:
     """Unfinished atomic writes of ``output`` left by a killed run (``.NAME.XXXX.SUFFIX`` beside it)."""
     return list(output.parent.glob(f".{output.stem}.*{output.suffix}")) if output.parent.is_dir() else []
 
 
+def cell_list(value) -> list[str]:
+    """A cell holding several values joined by ``;`` (style paths, models, weights)."""
+    return [part.strip() for part in str(value or "").split(";") if part.strip()]
+
+
 class Painter:
     """Paints batches of rows (columns as arrays, Ray Data's numpy format) with ``defaults`` for blank cells:
-    ``method``, ``style`` (paths joined by ``;``), ``model``, ``strength``, ``color``, ``size``, ``tile``,
-    ``steps``, ``precision``, ``device``."""
+    ``method``, ``style`` and ``model`` (several joined by ``;``), ``style_weight`` (likewise),
+    ``strength``, ``color``, ``size``, ``tile``, ``steps``, ``precision``, ``device``; a table's style
+    column does not apply to its feed-forward rows, which paint with their models."""
 
     def __init__(self, defaults: dict):
         self.defaults = defaults
@@ -69,32 +71,31 @@ class Painter:
         value = row.get(column)
         return self.defaults.get(column) if blank(value) else value
 
+    def request(self, row: dict, content: torch.Tensor) -> api.StyleRequest:
+        """The core's request for one row and its decoded ``content``."""
+        method = self._value(row, "method")
+        size = tuple(content.shape[-2:])
+        mask = [] if blank(row.get("mask")) else [load_mask(str(row["mask"]), size)]
+        paths = [] if method == "feedforward" else cell_list(self._value(row, "style"))
+        wanted = Fields(
+            method=method, styles=[_style_image(path) for path in paths], models=cell_list(self._value(row, "model")),
+            style_weights=[float(w) for w in cell_list(self._value(row, "style_weight"))], masks=mask,
+            strength=None if blank(self._value(row, "strength")) else float(self._value(row, "strength")),
+            color=self._value(row, "color") or "none", size=int(self._value(row, "size")),
+            tile=self.defaults.get("tile", "auto"), steps=int(self.defaults["steps"]),
+        )
+        return build(content, wanted, precision=self.defaults.get("precision", "auto"),
+                     device=self.defaults.get("device", "auto"))
+
     def paint(self, row: dict) -> Path:
         """Paint one row; returns the output written."""
-        method = self._value(row, "method")
         content = load_image(row["content"], "content")
-        size = tuple(content.rgb.shape[-2:])
-        mask = None if blank(row.get("mask")) else load_mask(str(row["mask"]), size)
-        model = self._value(row, "model") or None
-        paths = [part for part in str(self._value(row, "style") or "").split(";") if part]
-        if method == "feedforward":
-            if model is None:
-                raise RequestError("feedforward needs a model")
-            styles = [Style(model=model)]
-        else:
-            if not paths:
-                raise RequestError(f"{method} needs a style image")
-            styles = [Style(_style_image(path)) for path in paths]
-        painted = api.stylize(api.StyleRequest(
-            content.rgb, [Region(styles, mask)], method=method, strength=self._value(row, "strength"),
-            model=model if method in ("adain", "fast") else None, color=self._value(row, "color") or "none",
-            size=int(self._value(row, "size") or 0) or None, tile=self.defaults.get("tile"),
-            steps=self.defaults.get("steps", 200), precision=self.defaults.get("precision", "auto"),
-            device=self.defaults.get("device", "auto"),
-        ))
+        request = self.request(row, content.rgb)
+        painted = api.stylize(request)
         output = Path(row["output"])
         output.parent.mkdir(parents=True, exist_ok=True)
         alpha = None if content.alpha is None else resize(content.alpha, tuple(painted.shape[-2:]))
-        parameters = {"content": Path(row["content"]).name, "method": method, "model": model,
-                      "styles": [Path(path).name for path in paths]}
+        parameters = {"content": Path(row["content"]).name, "method": request.method,
+                      "model": ";".join(map(str, cell_list(self._value(row, "model")))) or None,
+                      "styles": [Path(path).name for path in cell_list(self._value(row, "style"))]}
         return save_image(output, painted, alpha, parameters)

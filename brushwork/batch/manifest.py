@@ -2,8 +2,9 @@
 
 A row names ``content`` and may set ``output`` (relative to the output folder; default: the
 content's path there, mirroring the input's layout, as ``.png``), ``style`` (paths separated by
-``;``), ``model``, ``method``, ``strength``, ``color``, ``size`` and ``mask``; an empty cell takes the
-command's own option. Other relative paths are read from the table's folder.
+``;``), ``model`` (likewise), ``style_weight`` (one per style, likewise), ``method``, ``strength``,
+``color``, ``size`` and ``mask``; an empty cell takes the command's own option. Other relative
+paths are read from the table's folder.
 """
 
 from __future__ import annotations
@@ -16,14 +17,22 @@ from plugin_core.errors import RequestError
 from plugin_core.files import atomic_path
 from plugin_core.image import IMAGE_SUFFIXES
 
-COLUMNS = ("content", "output", "style", "model", "method", "strength", "color", "size", "mask")
+COLUMNS = ("content", "output", "style", "model", "style_weight", "method", "strength", "color", "size", "mask")
 PATH_COLUMNS = ("content", "mask")
 RESULT_COLUMNS = ("status", "seconds", "error")
 TABLE_SUFFIXES = (".csv", ".parquet")
 
 
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+def blank(value) -> bool:
+    """An empty cell: None, blank text, or NaN (how tables and Ray Data hand over a missing number)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return False
 
 
 def _pyarrow():
@@ -67,7 +76,7 @@ def from_table(path: Path, output: Path) -> list[dict]:
 
 def row(record: dict, folder: Path, output: Path, relative: Path) -> dict:
     """A record with every column, blanks as "" (numbers as None), paths made absolute."""
-    clean = {column: "" if _blank(record.get(column)) else record[column] for column in COLUMNS}
+    clean = {column: "" if blank(record.get(column)) else record[column] for column in COLUMNS}
     for column in PATH_COLUMNS:
         if clean[column]:
             clean[column] = str(folder / str(clean[column]))

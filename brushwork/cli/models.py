@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import registry
+from plugin_core import registry
 
 
 def add_parser(commands) -> None:

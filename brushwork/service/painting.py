@@ -12,18 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 
-from plugin_core import api, registry, tiling
-from plugin_core.devices import resolve_device
+from plugin_core import api, registry
 from plugin_core.errors import MaskError, RequestError, WeightsError
 from plugin_core.image import LoadedImage, encode_image, load_image, resize
 from plugin_core.masks import load_mask
-from plugin_core.regions import Region, Style, assign
+from plugin_core.requests import Fields, build, tile_label
 
 from .settings import Limits
 from .store import Upload
 
 FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
-ONE_PASS = ("adain", "fast", "feedforward")
+ONE_PASS = tuple(method for method in api.METHODS if method != "gatys")
+"""The methods ``POST /v1/stylize`` paints at once; Gram optimisation goes through jobs."""
 
 
 @dataclass(frozen=True)
@@ -70,42 +70,29 @@ def _model(name: str, method: str, offered: dict[str, str | None]) -> str:
     return name
 
 
-def _styles(order: Order, limits: Limits) -> list[Style]:
-    fields, method = order.fields, order.fields["method"]
-    offered = offered_models() if fields["model"] else {}
-    if method == "feedforward":
-        if order.files("style"):
-            raise RequestError("feedforward paints with trained models: send 'model' fields, not 'style' images")
-        if not fields["model"]:
-            raise RequestError("feedforward needs a 'model' field (a style model; see GET /v1/models)")
-        paints = [{"model": _model(name, method, offered)} for name in fields["model"]]
-    else:
-        if not order.files("style"):
-            raise RequestError(f"{method} needs at least one 'style' image")
-        if len(fields["model"]) > 1:
-            raise RequestError(f"{method} takes one 'model', got {len(fields['model'])}")
-        for name in fields["model"]:
-            _model(name, method, offered)
-        paints = [{"image": _image(upload, limits).rgb} for upload in order.files("style")]
-    weights = fields["style_weight"] or [1.0] * len(paints)
-    if len(weights) != len(paints):
-        raise RequestError(f"{len(weights)} 'style_weight' fields for {len(paints)} styles")
-    return [Style(weight=weight, **paint) for paint, weight in zip(paints, weights, strict=True)]
+def _models(order: Order) -> list[str]:
+    """The order's models, each one this server offers for the method (a client never names a path)."""
+    names = order.fields["model"]
+    if names:
+        offered = offered_models()
+        for name in names:
+            _model(name, order.fields["method"], offered)
+    return names
 
 
 def _image(upload: Upload, limits: Limits) -> LoadedImage:
     return load_image(io.BytesIO(upload.data), _role(upload), max_pixels=limits.pixels)
 
 
-def decode(order: Order, limits: Limits) -> tuple[LoadedImage, list[Region]]:
-    """The content and the regions the order paints, every upload checked."""
+def decode(order: Order, limits: Limits) -> tuple[LoadedImage, Fields]:
+    """The content and the fields the order paints, every upload checked."""
     (content_upload,) = order.files("content")
     content = _image(content_upload, limits)
     height, width = content.rgb.shape[-2:]
-    if not order.fields["size"] and max(height, width) > limits.size:
+    fields = order.fields
+    if not fields["size"] and max(height, width) > limits.size:
         raise RequestError(f"content is {width}x{height} and size 0 keeps that, above this server's limit of "
                            f"{limits.size} pixels: send a size")
-    styles = _styles(order, limits)
     masks = []
     for upload in order.files("mask"):
         mask = load_mask(io.BytesIO(upload.data), None, _role(upload), limits.pixels)
@@ -113,23 +100,21 @@ def decode(order: Order, limits: Limits) -> tuple[LoadedImage, list[Region]]:
             raise MaskError(f"{_role(upload)} is {mask.shape[-1]}x{mask.shape[-2]}, the content {width}x{height}: "
                             "a mask must be the content's size")
         masks.append(mask)
-    return content, assign(styles, masks)
-
-
-def _check_memory(request: api.StyleRequest) -> None:
-    """``tile`` 0 (never tile) only where the whole image fits the memory the automatic plan allows:
-    a client may not make the server take more."""
-    size = api.working_size(request)
-    if request.tile == 0 and tiling.plan_tile(request.method, size, None, resolve_device(request.device)):
-        raise RequestError(f"a {size[1]}x{size[0]} {request.method} image needs tiles on this server: "
-                           "leave 'tile' empty (automatic) or send a tile side")
+    wanted = Fields(
+        method=fields["method"], styles=[_image(upload, limits).rgb for upload in order.files("style")],
+        models=_models(order), style_weights=fields["style_weight"], masks=masks, strength=fields["strength"],
+        size=fields["size"], tile=fields["tile"], color=fields["color"], color_when=fields["color_when"],
+        steps=fields["steps"], seed=fields["seed"],
+    )
+    return content, wanted
 
 
 def provenance(order: Order) -> dict:
     """What made the picture, stored in the file (names only, as the client gave them)."""
     fields = dict(order.fields)
     names = {field: [file_name(u) for u in order.files(field)] for field in ("content", "style", "mask")}
-    return fields | {"content": names["content"][0], "styles": names["style"], "masks": names["mask"]}
+    return fields | {"content": names["content"][0], "styles": names["style"], "masks": names["mask"],
+                     "tile": tile_label(fields["tile"])}
 
 
 def style_request(
@@ -138,16 +123,10 @@ def style_request(
 ) -> tuple[api.StyleRequest, LoadedImage]:
     """The core's request for ``order`` (and the decoded content), every field and upload checked;
     ``progress`` hears the fraction done, ``cancel`` may stop a long run."""
-    fields = order.fields
-    content, regions = decode(order, limits)
-    model = fields["model"][0] if fields["method"] in ("adain", "fast") and fields["model"] else None
+    content, wanted = decode(order, limits)
     report = None if progress is None else (lambda p: progress(p.step / max(1, p.total)))
-    request = api.StyleRequest(
-        content.rgb, regions, method=fields["method"], strength=fields["strength"], model=model,
-        color=fields["color"], color_when=fields["color_when"], size=fields["size"] or None, tile=fields["tile"],
-        steps=fields["steps"], seed=fields["seed"], device=device, progress=report, cancel=cancel,
-    )
-    _check_memory(request)
+    request = build(content.rgb, wanted, device=device, progress=report, cancel=cancel, within_memory_plan=True)
+    api.check(request)
     return request, content
 
 

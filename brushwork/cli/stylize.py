@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from tqdm import tqdm
 
-from .. import api
-from ..errors import RequestError
-from ..image import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, resize, save_image
+from plugin_core import api
+from plugin_core.errors import RequestError
+from plugin_core.image import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, resize, save_image
+from plugin_core.requests import check_method
+
 from . import options
 
 
@@ -72,12 +75,9 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     return jobs
 
 
-
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    options.check_method(args)
+    check_method(args.method)
     jobs = _jobs(args)
-    settings = options.gatys_settings(args)
-    styles = options.styles(args)
     unit = "frame" if args.batch else "step" if args.method == "gatys" else "tile"
     bar = tqdm(total=len(jobs) if args.batch else args.steps, unit=unit, disable=args.quiet, leave=False)
 
@@ -89,11 +89,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             bar.set_postfix(loss=f"{report.losses['total']:.3g}", refresh=False)
         bar.update(report.step - bar.n)
 
+    wanted = options.fields(args, [])  # styles are read once, masks at each content's size
     try:
         for content_path, output in jobs:
             content = load_image(content_path, "content")
-            regions = options.regions(styles, args.mask, tuple(content.rgb.shape[-2:]))
-            result = api.stylize(options.request(args, content.rgb, regions, settings, progress))
+            masks = options.load_masks(args, tuple(content.rgb.shape[-2:]))
+            request = options.request(args, content.rgb, dataclasses.replace(wanted, masks=masks), progress)
+            result = api.stylize(request)
             alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))
             print(f"wrote {save_image(output, result, alpha, options.parameters(args, content_path))}")
             if args.batch:

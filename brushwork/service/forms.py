@@ -7,6 +7,7 @@ from fastapi import File, Form, Request, UploadFile
 from pydantic import FiniteFloat
 
 from plugin_core import api
+from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, HELP
 
 from .errors import ApiError
 from .painting import FORMATS, Order
@@ -14,7 +15,6 @@ from .settings import Limits
 from .store import Upload
 
 MULTIPART = "multipart/form-data"
-DEFAULT_SIZE = 512
 
 
 def multipart_only(request: Request) -> None:
@@ -36,18 +36,14 @@ def order_form(limits: Limits):
         model: Annotated[list[str] | None, Form(
             description="adain or fast: the model (default: the installed one); feedforward: a style model "
                         "(repeatable); see GET /v1/models")] = None,
-        style_weight: Annotated[list[FiniteFloat] | None, Form(description="weight of the matching style")] = None,
-        method: Annotated[Literal[api.METHODS], Form()] = api.DEFAULT_METHOD,
-        strength: Annotated[float | None, Form(ge=0, le=1, allow_inf_nan=False,
-                                               description="0 = photo, 1 = all style")] = None,
-        color: Annotated[Literal[api.COLOR_MODES], Form(description="keep the photo's colours")] = "none",
+        style_weight: Annotated[list[FiniteFloat] | None, Form(description=HELP["style_weights"])] = None,
+        method: Annotated[Literal[api.METHODS], Form(description=HELP["method"])] = api.DEFAULT_METHOD,
+        strength: Annotated[float | None, Form(ge=0, le=1, allow_inf_nan=False, description=HELP["strength"])] = None,
+        color: Annotated[Literal[api.COLOR_MODES], Form(description=HELP["color"])] = "none",
         color_when: Annotated[Literal[api.COLOR_WHEN], Form()] = "after",
-        size: Annotated[int, Form(ge=0, le=limits.size,
-                                  description="long side of the result; 0 = the content's own")] = min(
-            DEFAULT_SIZE, limits.size),
-        tile: Annotated[int | None, Form(
-            ge=0, le=limits.size, description="tile side; 0 = never tile; empty = when memory calls for it")] = None,
-        steps: Annotated[int, Form(ge=1, le=limits.steps, description="gatys: optimisation steps")] = 200,
+        size: Annotated[int, Form(ge=0, le=limits.size, description=HELP["size"])] = min(DEFAULT_SIZE, limits.size),
+        tile: Annotated[str, Form(pattern=r"^(auto|off|\d{1,5})$", description=HELP["tile"])] = "auto",
+        steps: Annotated[int, Form(ge=1, le=limits.steps, description=HELP["steps"])] = DEFAULT_STEPS,
         seed: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0,
         format: Annotated[Literal[tuple(FORMATS)], Form()] = "png",
     ) -> Order:

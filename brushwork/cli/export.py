@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import loaders, onnx_backend
-from ..errors import RequestError
+from plugin_core import loaders, onnx_backend
+from plugin_core.errors import RequestError
 
 
 def add_parser(commands) -> None:

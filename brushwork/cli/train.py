@@ -6,13 +6,14 @@ import argparse
 import shlex
 from pathlib import Path
 
-from .. import loaders, registry
-from ..devices import PRECISIONS
-from ..errors import RequestError
-from ..training import arbitrary, distill
-from ..training import feedforward as ff_training
-from ..training.data import Augment, ImageSet
-from ..training.loop import TrainSettings, train
+from plugin_core import loaders, registry
+from plugin_core.devices import PRECISIONS
+from plugin_core.errors import RequestError
+from plugin_core.training import arbitrary, distill
+from plugin_core.training import feedforward as ff_training
+from plugin_core.training.data import Augment, ImageSet
+from plugin_core.training.loop import TrainSettings, train
+
 from .options import names
 
 TRAIN_HELP = {

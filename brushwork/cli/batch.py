@@ -9,16 +9,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .. import api
-from ..devices import PRECISIONS
-from ..errors import RequestError
+from plugin_core.errors import RequestError
+from plugin_core.requests import check_method
+
 from . import options
 
 EXIT_SOME_FAILED = 1
 
 
 def add_parser(commands) -> None:
-    from batch_jobs.engines import ENGINES, RAY_EXTRA  # the batch adapter, only for this command
+    from brushwork.batch.engines import ENGINES, RAY_EXTRA  # the batch adapter, only for this command
 
     b = commands.add_parser(
         "batch",
@@ -32,16 +32,7 @@ def add_parser(commands) -> None:
     b.add_argument("input", type=Path, help="a folder of images, or a .csv or .parquet manifest")
     b.add_argument("--output", "-o", type=Path, required=True, help="the folder the outputs go to")
     b.add_argument("--results", type=Path, help="the results table, .csv or .parquet (default OUTPUT/results.csv)")
-    b.add_argument("--method", default=api.DEFAULT_METHOD, help=f"one of {', '.join(api.METHODS)}")
-    b.add_argument("--style", "-s", type=Path, action="append", default=[], help="style image (repeatable)")
-    b.add_argument("--model", help="adain or fast: the model; feedforward: the style model")
-    b.add_argument("--strength", type=float, help="0 = photo, 1 = all style (default: the method's)")
-    b.add_argument("--color", default="none", choices=api.COLOR_MODES, help="keep the photo's colours")
-    b.add_argument("--size", type=int, default=512, help="long side of the outputs (default 512; 0: the input's)")
-    b.add_argument("--tile", type=options.tile, default=None, metavar="auto|off|N", help="tiles for large images")
-    b.add_argument("--steps", type=int, default=200, help="Gram optimisation steps (default 200)")
-    b.add_argument("--precision", default="auto", choices=PRECISIONS)
-    b.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    options.add_field_options(b)
     b.add_argument("--engine", default="auto", choices=ENGINES,
                    help="ray (a local Ray, or --address), local (this process); auto: ray when installed")
     b.add_argument("--address", help="a Ray cluster's address (ray://HEAD:10001, or auto); default: a local Ray")
@@ -53,10 +44,10 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from batch_jobs import engines, manifest
-    from batch_jobs.painter import stale_temporaries
+    from brushwork.batch import engines, manifest
+    from brushwork.batch.painter import stale_temporaries
 
-    options.check_method(args)
+    check_method(args.method)
     if args.actors < 1 or args.batch_size < 1:
         raise RequestError("--actors and --batch-size must be at least 1")
     if args.input.is_dir():
@@ -74,7 +65,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     todo = [row for row, done in zip(rows, finished, strict=True) if not done]
     skipped = [{**row, "status": "skipped", "seconds": 0.0, "error": ""}
                for row, done in zip(rows, finished, strict=True) if done]
-    defaults = {"method": args.method, "style": ";".join(str(p.resolve()) for p in args.style), "model": args.model,
+    defaults = {"method": args.method, "style": ";".join(str(p.resolve()) for p in args.style),
+                "model": ";".join(args.model), "style_weight": ";".join(map(str, args.style_weight)),
                 "strength": args.strength, "color": args.color, "size": args.size, "tile": args.tile,
                 "steps": args.steps, "precision": args.precision, "device": args.device}
     engine = args.engine

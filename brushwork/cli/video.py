@@ -10,10 +10,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..errors import RequestError
-from ..image import fit_long_side
-from ..video.clip import CONTAINERS, DEFAULT_CRF, FOLDER_FPS, Clip, ClipWriter, check_output
-from ..video.frames import CONSISTENCY, TEMPORAL_WEIGHT, stylize_frames
+from plugin_core.errors import RequestError
+from plugin_core.image import fit_long_side
+from plugin_core.requests import check_method
+from plugin_core.video.clip import CONTAINERS, DEFAULT_CRF, FOLDER_FPS, Clip, ClipWriter, check_output
+from plugin_core.video.frames import CONSISTENCY, TEMPORAL_WEIGHT, stylize_frames
+
 from . import options
 
 
@@ -52,15 +54,15 @@ def _output(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    options.check_method(args)
+    check_method(args.method)
     output = _output(args)
-    styles = options.styles(args)
+    wanted = options.fields(args, [])
     clip = Clip(args.input, args.fps)
     try:
         size = clip.size if not args.size else fit_long_side(*clip.size, args.size)
         check_output(output, size)
-        regions = options.regions(styles, args.mask, clip.size)
-        request = options.request(args, torch.zeros(1, 3, *clip.size), regions, options.gatys_settings(args))
+        wanted = dataclasses.replace(wanted, masks=options.load_masks(args, clip.size))
+        request = options.request(args, torch.zeros(1, 3, *clip.size), wanted)
         writer = ClipWriter(output, clip, size, args.crf)
         pending = deque()
 

@@ -6,8 +6,9 @@ import argparse
 import sys
 import warnings
 
-from .. import __version__
-from ..errors import BrushworkError
+from plugin_core import __version__
+from plugin_core.errors import BrushworkError
+
 from . import batch, export, gimp, models, serve, stylize, train, video
 
 COMMANDS = {

@@ -1,4 +1,4 @@
-"""``brushwork serve``: the REST service (``web_service``) on uvicorn or Ray Serve, and its API keys."""
+"""``brushwork serve``: the REST service (``brushwork.service``) on uvicorn or Ray Serve, and its API keys."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import ipaddress
 import sys
 from pathlib import Path
 
-from web_service.settings import Limits, Settings
-
-from ..errors import RequestError
+from brushwork.service.settings import Limits, Settings
+from plugin_core.errors import RequestError
 
 SERVE_EXTRA = "pip install 'brushwork[serve]'"
 LOOPBACK_NAMES = ("localhost",)
@@ -110,7 +109,7 @@ def _loopback(host: str) -> bool:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
-        from web_service.store import Store
+        from brushwork.service.store import Store
     except ImportError as missing:
         raise RequestError(f"the service needs {missing.name}: {SERVE_EXTRA}") from None
     settings = _settings(args)
@@ -122,13 +121,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise RequestError(f"this server has no API keys, so it only listens on loopback addresses, not "
                            f"{args.host}: add one with `brushwork serve keys add NAME` first")
     if args.ray:
-        from web_service.ray_serve import serve_on_ray
+        from brushwork.service.ray_serve import serve_on_ray
 
         serve_on_ray(settings, args.host, args.port, args.replicas, args.address, args.gpus_per_replica)
         return 0
     import uvicorn
 
-    from web_service.app import create_app
+    from brushwork.service.app import create_app
 
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
