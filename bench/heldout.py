@@ -3,8 +3,9 @@
 ``scripts/training_data.py`` holds about one image in ten of every training source out of
 training (``heldout``), and keeps whole sources out of it (``unseen``: packages and generated
 families no model ever saw). Held-out pairs zip the first ``--pairs`` photos of the held-out
-folder with as many of its paintings spread evenly over them sorted by name (so over the sources). Unseen pairs cross ``--unseen-photos`` held-out photos with
-``--per-source`` styles of each unseen source (spread evenly over its styles sorted by name).
+folder with as many of its paintings, spread evenly over them sorted by name (so over the
+sources). Unseen pairs cross ``--unseen-photos`` held-out photos with ``--per-source`` styles of
+each unseen source, spread evenly over its styles sorted by name.
 """
 
 from __future__ import annotations

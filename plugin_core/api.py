@@ -23,24 +23,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from . import onnx_backend, tiling
-from .color import LINEAR_MODES, luminance, transfer_color
+from . import gram_tiles, onnx_backend, tiling
+from .color import LINEAR_MODES, luminance, match_luminance, transfer_color
 from .devices import resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
 from .image import MIN_SIDE, check_size, fit_long_side, resize
 from .loaders import LoadedModel, load_model
-from .masks import check_not_empty, coverage, feather, resize_mask
+from .masks import coverage
 from .methods import adain, fast, feedforward, gatys
 from .networks.vgg import VGG19, shared_vgg19, with_ordinary_weights
 from .progress import Progress
-from .regions import Region, Style
+from .regions import Region, Style, working_regions
 
 METHODS = ("gatys", "adain", "feedforward", "fast")
 DEFAULT_METHOD = "adain"
@@ -63,14 +62,14 @@ class StyleRequest:
     decoder or the fast model (a name, a path or a loaded model; None: the installed default); feed-forward styles
     name their model in ``Style.model``. ``gatys`` holds the Gram method's advanced settings; the
     request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
-    meaning there. ``tile``: None tiles large images when the free memory calls for it, 0 never
-    tiles, a number is the tile side in pixels (:mod:`plugin_core.tiling`); a tiled one-pass run
-    reads its styles at the tile side unless ``style_size`` says otherwise (Gram: at the whole
-    image's scale, as untiled). ``backend``: ``torch``, or
+    meaning there. ``tile``: ``auto`` (or 0, or None) tiles large images when the free memory calls
+    for it, ``off`` never tiles, a number is the tile side in pixels (:func:`tiling.tile_side`); a
+    tiled one-pass run reads its styles at the tile side unless ``style_size`` says otherwise (Gram:
+    at the whole image's scale, as untiled). ``backend``: ``torch``, or
     ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
     ``loss_network`` is the VGG19 the Gram method optimises through (None: brushwork's own, loaded once
     per device): a host whose memory manager moves models passes the one it manages.
-    ``within_memory_plan``: refuse ``tile`` 0 where the automatic plan would tile, so that a client
+    ``within_memory_plan``: refuse ``tile`` ``off`` where the automatic plan would tile, so that a client
     of a server cannot make it take more memory than it allows itself.
     """
 
@@ -89,7 +88,7 @@ class StyleRequest:
     device: str = "auto"
     precision: str = "auto"
     feather: float = 0.0
-    tile: int | None = None
+    tile: str | int | None = "auto"
     backend: str = "torch"
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
     loss_network: VGG19 | None = None
@@ -166,38 +165,6 @@ def _strength(request: StyleRequest) -> float:
     return DEFAULT_STRENGTH[request.method] if request.strength is None else request.strength
 
 
-def _working_regions(
-    request: StyleRequest, size: tuple[int, int], device: torch.device, dtype: torch.dtype
-) -> list[Region]:
-    """Masks resized to the working size (with a warning when their aspect differs), feathered and
-    checked; styles on the device, feed-forward ones as loaded networks."""
-    content_h, content_w = request.content.shape[-2:]
-    regions = []
-    for r, region in enumerate(request.regions):
-        mask = region.mask
-        if mask is not None:
-            name = f"mask of region {r + 1}"
-            if mask.dim() == 2:
-                mask = mask[None, None]
-            if mask.dim() != 4 or mask.shape[:2] != (1, 1):
-                raise RequestError(f"{name} must be [1,1,H,W] (or [H,W]), got {tuple(mask.shape)}")
-            if not torch.isfinite(mask).all():
-                raise RequestError(f"{name} contains NaN or infinite values")
-            mask_h, mask_w = mask.shape[-2:]
-            if abs(mask_h / mask_w - content_h / content_w) > 0.01:
-                message = f"{name} is {mask_w}x{mask_h}, the content {content_w}x{content_h}: stretched to fit"
-                warnings.warn(message, stacklevel=3)
-            mask = feather(resize_mask(mask.float().clamp(0, 1).to(device), size), request.feather)
-            check_not_empty(mask, name)
-        styles = [
-            Style(None, s.weight, _network(request, s.model, "feedforward", device, dtype))
-            if request.method == "feedforward" else Style(s.image.to(device), s.weight)
-            for s in region.styles
-        ]
-        regions.append(Region(styles, mask))
-    return regions
-
-
 def _recolour_styles(regions: list[Region], content: torch.Tensor, request: StyleRequest) -> list[Region]:
     """Colour preservation before transfer: each style takes the colours of its region of the content."""
     recoloured = []
@@ -205,7 +172,7 @@ def _recolour_styles(regions: list[Region], content: torch.Tensor, request: Styl
         styles = []
         for style in region.styles:
             if request.color == "luminance":
-                image = _match_luminance(style.image, content, region.mask)
+                image = match_luminance(style.image, content, region.mask)
             else:
                 image = transfer_color(
                     style.image, content, request.color, linear_mode=request.linear_mode, reference_mask=region.mask
@@ -213,28 +180,6 @@ def _recolour_styles(regions: list[Region], content: torch.Tensor, request: Styl
             styles.append(Style(image, style.weight))
         recoloured.append(Region(styles, region.mask))
     return recoloured
-
-
-def _match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Grey style whose luminance mean and std match the content's (Gatys et al. 2017, luminance-only).
-
-    The content's statistics are weighted by ``mask`` (its region) when there is one.
-    """
-    style_y, content_y = luminance(style), luminance(content)
-    weights = torch.ones_like(content_y) if mask is None else mask
-    mean = (content_y * weights).sum() / weights.sum()
-    std = (((content_y - mean) ** 2 * weights).sum() / weights.sum()).sqrt()
-    scaled = (style_y - style_y.mean()) / style_y.std().clamp_min(1e-5) * std + mean
-    return scaled.clamp(0, 1).expand(-1, 3, -1, -1)
-
-
-def _offset(
-    progress: Callable[[Progress], None] | None, before: int, total: int
-) -> Callable[[Progress], None] | None:
-    """A callback reporting a part's steps as steps ``before + step`` of ``total`` of the whole."""
-    if progress is None:
-        return None
-    return lambda report: progress(dataclasses.replace(report, step=before + report.step, total=total))
 
 
 def _after_tile(request: StyleRequest, frame: int, frames: int) -> Callable[[int, int], None]:
@@ -285,53 +230,6 @@ def _gatys_settings(request: StyleRequest, dtype: torch.dtype) -> gatys.GatysSet
     )
 
 
-def _gatys_tiled(
-    vgg: VGG19,
-    content: torch.Tensor,
-    regions: list[Region],
-    settings: gatys.GatysSettings,
-    tile: int,
-    progress: Callable[[Progress], None] | None,
-    cancel: Callable[[], bool] | None,
-) -> torch.Tensor:
-    """The untiled run's pyramid and steps: the scales that fit a tile on the whole image, each
-    larger one refined tile by tile from the one below, every tile's style loss aiming at the
-    Grams the whole image has at that scale (the styles read at its scale, in tiles if need be)."""
-    full = tuple(content.shape[-2:])
-    sizes = gatys.scale_sizes(*full, settings.scales, settings.min_side)
-    if max(sizes[0]) > tile:
-        sizes.insert(0, fit_long_side(*full, tile))
-    counts = gatys.steps_per_scale(max(settings.steps, len(sizes)), len(sizes))
-    whole = sum(max(size) <= tile for size in sizes)
-    total = sum(counts[:whole]) + sum(tiling.count(*size, tile) * n for size, n in zip(sizes, counts, strict=True)
-                                      if max(size) > tile)
-    done = sum(counts[:whole])
-
-    def scaled(size: tuple[int, int]) -> gatys.GatysSettings:
-        """The settings with the style size a run whose finest scale is ``size`` takes."""
-        shrink = max(size) / max(full)
-        return dataclasses.replace(settings, style_size=None if settings.style_size is None
-                                   else round(settings.style_size * shrink))
-
-    image = gatys.stylize(
-        vgg, resize(content, sizes[whole - 1]), tiling.scale_regions(regions, sizes[whole - 1]),
-        dataclasses.replace(scaled(sizes[whole - 1]), steps=done, scales=whole), _offset(progress, 0, total), cancel,
-    )
-    for size, count in zip(sizes[whole:], counts[whole:], strict=True):
-        start = resize(image, size)
-        targets = gatys.style_targets(vgg, regions, size, settings, max(size) / max(full))
-
-        def one_tile(part: torch.Tensor, parts: list[Region], box: tiling.Box) -> torch.Tensor:
-            nonlocal done
-            fine = dataclasses.replace(settings, steps=count, scales=1, init=box.crop(start))
-            report = _offset(progress, done, total)
-            done += count
-            return gatys.stylize(vgg, part, parts, fine, report, cancel, targets)
-
-        image = tiling.tiled(one_tile, resize(content, size), tiling.scale_regions(regions, size), tile)
-    return image
-
-
 def _run_method(
     content: torch.Tensor,
     regions: list[Region],
@@ -365,7 +263,7 @@ def _run_method(
             if settings.prior is not None:
                 raise RequestError(f"a video frame of {content.shape[-1]}x{content.shape[-2]} needs tiles, and Gram "
                                    "optimisation with flow consistency runs untiled: pass a smaller size")
-            return _gatys_tiled(vgg, content, regions, settings, tile, progress, request.cancel)
+            return gram_tiles.stylize(vgg, content, regions, settings, tile, progress, request.cancel)
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
 
 
@@ -386,8 +284,9 @@ def _differentiable(
 
 def _check_memory(request: StyleRequest, size: tuple[int, int], device: torch.device) -> int | None:
     """The tile side ``request`` paints with (None: whole), after ``within_memory_plan``'s check."""
-    tile = tiling.plan_tile(request.method, size, request.tile, device)
-    if request.within_memory_plan and request.tile == 0 and tiling.plan_tile(request.method, size, None, device):
+    asked = tiling.tile_side(request.tile)
+    tile = tiling.plan_tile(request.method, size, asked, device)
+    if request.within_memory_plan and asked == 0 and tiling.plan_tile(request.method, size, None, device):
         raise RequestError(f"a {size[1]}x{size[0]} {request.method} image needs tiles here: "
                            "let tile be auto, or give a tile side")
     return tile
@@ -428,7 +327,10 @@ def stylize(request: StyleRequest) -> torch.Tensor:
         )
     if tile is not None and request.style_size is None and request.method != "gatys":
         request = dataclasses.replace(request, style_size=tile)
-    regions = _working_regions(request, size, device, dtype)
+    regions = working_regions(
+        request.regions, tuple(request.content.shape[-2:]), size, request.feather, device,
+        lambda spec: _network(request, spec, "feedforward", device, dtype) if request.method == "feedforward" else None,
+    )
     frames = []
     for frame in range(content.shape[0]):
         original = content[frame : frame + 1]

@@ -187,3 +187,16 @@ def transfer_color(
 def _sample(batch: torch.Tensor | None, index: int) -> torch.Tensor | None:
     """Item ``index`` of a batch, broadcasting a batch of one."""
     return None if batch is None else batch[min(index, batch.shape[0] - 1)]
+
+
+def match_luminance(style: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Grey style whose luminance mean and std match the content's (Gatys et al. 2017, luminance-only).
+
+    The content's statistics are weighted by ``mask`` (its region) when there is one.
+    """
+    style_y, content_y = luminance(style), luminance(content)
+    weights = torch.ones_like(content_y) if mask is None else mask
+    mean = (content_y * weights).sum() / weights.sum()
+    std = (((content_y - mean) ** 2 * weights).sum() / weights.sum()).sqrt()
+    scaled = (style_y - style_y.mean()) / style_y.std().clamp_min(1e-5) * std + mean
+    return scaled.clamp(0, 1).expand(-1, 3, -1, -1)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .errors import RequestError
+from .masks import check_not_empty, feather, resize_mask
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,37 @@ def assign(styles: Sequence[Style], masks: Sequence[torch.Tensor]) -> list[Regio
     if len(masks) == len(styles):
         return [Region([style], mask) for style, mask in zip(styles, masks, strict=True)]
     raise RequestError(f"{len(masks)} masks for {len(styles)} styles: give one mask, or one per style")
+
+
+def working_mask(mask: torch.Tensor, name: str, content_size: tuple[int, int], size: tuple[int, int],
+                 radius: float, device: torch.device) -> torch.Tensor:
+    """A region's mask checked, resized to the working ``size`` (with a warning when its aspect
+    differs from the content's), feathered by ``radius`` pixels, and not empty."""
+    if mask.dim() == 2:
+        mask = mask[None, None]
+    if mask.dim() != 4 or mask.shape[:2] != (1, 1):
+        raise RequestError(f"{name} must be [1,1,H,W] (or [H,W]), got {tuple(mask.shape)}")
+    if not torch.isfinite(mask).all():
+        raise RequestError(f"{name} contains NaN or infinite values")
+    (content_h, content_w), (mask_h, mask_w) = content_size, mask.shape[-2:]
+    if abs(mask_h / mask_w - content_h / content_w) > 0.01:
+        warnings.warn(f"{name} is {mask_w}x{mask_h}, the content {content_w}x{content_h}: stretched to fit",
+                      stacklevel=4)
+    mask = feather(resize_mask(mask.float().clamp(0, 1).to(device), size), radius)
+    check_not_empty(mask, name)
+    return mask
+
+
+def working_regions(regions: Sequence[Region], content_size: tuple[int, int], size: tuple[int, int],
+                    radius: float, device: torch.device, network: Callable[[object], object]) -> list[Region]:
+    """The regions as a method paints them: masks by :func:`working_mask`, style images on the
+    device, and each style's ``model`` replaced by ``network(model)`` where that gives one (the
+    feed-forward styles' loaded networks)."""
+    prepared = []
+    for r, region in enumerate(regions):
+        mask = None if region.mask is None else working_mask(
+            region.mask, f"mask of region {r + 1}", content_size, size, radius, device)
+        styles = [Style(None if s.image is None else s.image.to(device), s.weight, network(s.model) or s.model)
+                  for s in region.styles]
+        prepared.append(Region(styles, mask))
+    return prepared

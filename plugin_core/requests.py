@@ -29,10 +29,11 @@ from pathlib import Path
 
 import torch
 
-from . import api, tiling
+from . import api
 from .errors import RequestError
 from .loaders import LoadedModel
 from .regions import Region, Style, assign
+from .tiling import tile_side
 
 DEFAULT_SIZE, DEFAULT_STEPS = api.DEFAULT_SIZE, api.DEFAULT_STEPS
 ModelSpec = str | Path | LoadedModel
@@ -69,24 +70,6 @@ class Fields:
     seed: int = 0
     style_size: int | None = None
     feather: float = 0.0
-
-
-def tile_side(value: str | int | None) -> int | None:
-    """``auto``, 0 or None -> None (the core decides), ``off`` -> 0 (the core's "never"), a number ->
-    that side in pixels."""
-    if value is None or value == "auto":
-        return None
-    if value == "off":
-        return 0
-    try:
-        side = int(value)
-    except (TypeError, ValueError):
-        raise RequestError(f"tile must be auto, off or a number of pixels, not {value!r}") from None
-    if side == 0:
-        return None
-    if side < tiling.MIN_TILE:
-        raise RequestError(f"tile must be at least {tiling.MIN_TILE} pixels, got {side}")
-    return side
 
 
 def tile_label(value: str | int | None) -> str | int:
@@ -145,5 +128,5 @@ def build(content: torch.Tensor, fields: Fields, more_regions: Sequence[Region] 
     return api.StyleRequest(
         content, regions, method=fields.method, strength=fields.strength, model=model, color=fields.color,
         color_when=fields.color_when, size=fields.size or None, style_size=fields.style_size,
-        tile=tile_side(fields.tile), steps=fields.steps, seed=fields.seed, feather=fields.feather, **options,
+        tile=tile_label(fields.tile), steps=fields.steps, seed=fields.seed, feather=fields.feather, **options,
     )

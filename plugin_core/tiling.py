@@ -177,18 +177,34 @@ def free_memory(device: torch.device) -> int:
     return FALLBACK_MEMORY
 
 
+def tile_side(value: str | int | None) -> int | None:
+    """``auto``, 0 or None -> None (the core decides), ``off`` -> 0 (the core's "never"), a number ->
+    that side in pixels."""
+    if value is None or value == "auto":
+        return None
+    if value == "off":
+        return 0
+    try:
+        side = int(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"tile must be auto, off or a number of pixels, not {value!r}") from None
+    if side == 0:
+        return None
+    if side < MIN_TILE:
+        raise RequestError(f"tile must be at least {MIN_TILE} pixels, got {side}")
+    return side
+
+
 def plan_tile(method: str, size: tuple[int, int], tile: int | None, device: torch.device) -> int | None:
     """The tile side for a working image of ``size``, or None to run it whole.
 
-    ``tile``: None decides from the free memory (tiles when the image would take more than
-    ``MEMORY_SHARE`` of it, or on the CPU ``MEMORY_CAP``; tiles at most ``MAX_TILE`` long); 0 never
-    tiles; a number is the tile side (rounded down to ``ALIGN``).
+    ``tile`` (as :func:`tile_side` reads a request's): None decides from the free memory (tiles when
+    the image would take more than ``MEMORY_SHARE`` of it, or on the CPU ``MEMORY_CAP``; tiles at most
+    ``MAX_TILE`` long); 0 never tiles; a number is the tile side (rounded down to ``ALIGN``).
     """
     if tile == 0:
         return None
     if tile is not None:
-        if tile < MIN_TILE:
-            raise RequestError(f"tile must be at least {MIN_TILE} pixels (or 0 for no tiling), got {tile}")
         side = tile // ALIGN * ALIGN
         return side if max(size) > side else None
     usable = free_memory(device) * MEMORY_SHARE

@@ -73,12 +73,12 @@ def summary(request: api.StyleRequest) -> dict:
         model = registry.default_model(request.method)
     regions = [
         {"weights": [round(style.weight, 6) for style in region.styles],
-         "styles": [round(float(style.image.sum()), 2) for style in region.styles],
-         "mask": None if region.mask is None else round(float(region.mask.sum()), 2)}
+         "styles": [round(float(style.image.double().sum()), 2) for style in region.styles],
+         "mask": None if region.mask is None else round(float(region.mask.double().sum()), 2)}
         for region in request.regions
     ]
     return {
-        "content": round(float(request.content.sum()), 2), "method": request.method, "strength": request.strength,
+        "content": round(float(request.content.double().sum()), 2), "method": request.method, "strength": request.strength,
         "model": getattr(model, "name", model), "color": request.color, "color_when": request.color_when,
         "size": request.size, "tile": request.tile, "steps": request.steps, "seed": request.seed,
         "regions": regions,

@@ -146,8 +146,8 @@ def test_cancel_stops_between_tiles(tmp_path, large_photo, style):
 
 def test_a_tile_side_is_checked_and_small_images_run_whole():
     with pytest.raises(RequestError, match="tile must be at least"):
-        tiling.plan_tile("fast", (4000, 4000), 100, CPU)
-    assert tiling.plan_tile("fast", (4000, 4000), 0, CPU) is None
+        tiling.tile_side(100)
+    assert tiling.plan_tile("fast", (4000, 4000), tiling.tile_side("off"), CPU) is None
     assert tiling.plan_tile("fast", (300, 500), 512, CPU) is None
     assert tiling.plan_tile("fast", (300, 500), 300, CPU) == 288
     assert tiling.plan_tile("fast", (512, 512), None, CPU) is None
@@ -160,7 +160,7 @@ def test_gram_optimisation_refines_the_scales_above_a_tile_tile_by_tile(vgg, lar
     reports = []
     options = dict(method="gatys", size=None, steps=16, style_size=TILE)
     result = api.stylize(api.simple_request(large_photo, [style], tile=TILE, progress=reports.append, **options))
-    whole = api.stylize(api.simple_request(large_photo, [style], tile=0, **options))
+    whole = api.stylize(api.simple_request(large_photo, [style], tile="off", **options))
     assert result.shape == large_photo.shape and torch.isfinite(result).all()
     assert (result - whole).abs().mean() < 0.75 * (whole - large_photo).abs().mean()
     targets = {layer: gram(value) for layer, value in vgg(style, STYLE_LAYERS).items()}
