@@ -27,6 +27,8 @@ MODEL = "BRUSHWORK_MODEL"
 REGIONS = "BRUSHWORK_REGIONS"
 COLOR_CHOICES = list(api.COLOR_MODES)
 GRAM_PREVIEW_EVERY = 5
+PROGRESS_PER_FRAME = 1000
+"""Ticks of ComfyUI's progress bar per frame: the core reports fractions of a frame."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,13 @@ def _plan(style, style_weights: str, mask, regions, size: tuple[int, int]) -> Pl
     return Plan(styles, _weights(style_weights, len(styles)) if styles else [], masks_in(mask, size, "mask"), chained)
 
 
-def _run(content, make_request, progress: host.Progress | None = None, temporal: str = "off") -> torch.Tensor:
+def _run(content, make_request, temporal: str = "off") -> torch.Tensor:
     """Stylize every frame of ``content`` with ``make_request(frame_image, frame)``, as a clip when
-    ``temporal`` says so (:mod:`plugin_core.video.frames`); Cancel stops."""
+    ``temporal`` says so (:mod:`plugin_core.video.frames`), with ComfyUI's progress bar over all the
+    frames (and the core's previews); Cancel stops."""
     frames = image_in(content, "image")
     count = frames.shape[0]
+    bar = host.Progress(count * PROGRESS_PER_FRAME)
 
     def requests():
         for frame in range(count):
@@ -114,17 +118,15 @@ def _run(content, make_request, progress: host.Progress | None = None, temporal:
                 host.raise_interrupt()
             request = make_request(frames[frame : frame + 1], frame)
             request.cancel = host.interrupted
-            if progress is not None and request.method != "gatys":  # tiles of a large frame report as they go
-                request.progress = lambda report, frame=frame: progress.update(
-                    frame * report.total + report.step, count * report.total)
+            request.progress = lambda report, frame=frame: bar.update(
+                round((frame + report.fraction) * PROGRESS_PER_FRAME), count * PROGRESS_PER_FRAME, report.image)
             yield request
 
     results = []
     try:
         for result in stylize_frames(requests(), temporal):
             results.append(result)
-            if progress is not None:
-                progress.update(len(results), count, result)
+            bar.update(len(results) * PROGRESS_PER_FRAME, count * PROGRESS_PER_FRAME, result)
     except Cancelled:
         host.raise_interrupt()
         raise
@@ -187,7 +189,7 @@ class BrushworkStyleTransferAdaIN:
                                  color=color)
             return build(frame_image, wanted, plan.more_regions(frame), device=str(host.device()))
 
-        return (_run(image, request, host.Progress(image.shape[0]), temporal),)
+        return (_run(image, request, temporal),)
 
 
 class BrushworkStyleTransferFeedForward:
@@ -221,7 +223,7 @@ class BrushworkStyleTransferFeedForward:
                             strength=strength, size=size, tile=tile, color=color)
             return build(frame_image, wanted, device=str(host.device()))
 
-        return (_run(image, request, host.Progress(image.shape[0]), temporal),)
+        return (_run(image, request, temporal),)
 
 
 class BrushworkNeuralStyle:
@@ -259,20 +261,15 @@ class BrushworkNeuralStyle:
     def stylize(self, image, steps, size, strength, tv_weight, optimizer, init, seed, color, style_weights,
                 style=None, mask=None, regions=None, tile=0):
         plan = _plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
-        frames = image.shape[0]
-        bar = host.Progress(frames * steps)
         vgg = host.gram_network()
 
         def request(frame_image, frame):
-            def progress(report):
-                bar.update(frame * report.total + report.step, frames * report.total, report.image)
-
             settings = GatysSettings(tv_weight=tv_weight, optimizer=optimizer, init=init,
                                      preview_every=GRAM_PREVIEW_EVERY)
             wanted = plan.fields("gatys", frame, strength=strength, size=size, tile=tile, steps=steps, seed=seed,
                                  color=color)
             return build(frame_image, wanted, plan.more_regions(frame), gatys=settings, loss_network=vgg,
-                         progress=progress, device=str(host.device()))
+                         device=str(host.device()))
 
         return (_run(image, request),)
 

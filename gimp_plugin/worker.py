@@ -80,7 +80,7 @@ def paint(folder: Path, report: Callable[[float], None], cancel: Callable[[], bo
     mask = None
     if (folder / "mask.npy").is_file():
         mask = torch.from_numpy(np.load(folder / "mask.npy", allow_pickle=False).astype(np.float32))[None, None]
-    painted = api.stylize(style_request(folder, rgb, mask, lambda done: report(done.step / done.total), cancel))
+    painted = api.stylize(style_request(folder, rgb, mask, lambda done: report(done.fraction), cancel))
     painted = resize(painted, tuple(rgb.shape[-2:]))
     if mask is not None:
         painted = torch.lerp(rgb, painted, mask)

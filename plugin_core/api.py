@@ -187,7 +187,7 @@ def _after_tile(request: StyleRequest, frame: int, frames: int) -> Callable[[int
 
     def after_tile(done: int, tiles: int) -> None:
         if request.progress is not None:
-            request.progress(Progress(frame * tiles + done, frames * tiles, {}, None))
+            request.progress(Progress(frame * tiles + done, frames * tiles, label="tile"))
         if request.cancel is not None and request.cancel() and done < tiles:
             raise Cancelled(f"cancelled after tile {done} of {tiles}")
 
@@ -349,7 +349,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
             result = torch.lerp(original, result, coverage(masks))
         frames.append(result)
         if request.method != "gatys" and tile is None and request.progress is not None:
-            request.progress(Progress(frame + 1, content.shape[0], {}, None))
+            request.progress(Progress(frame + 1, content.shape[0], label="frame"))
     output = torch.cat(frames)
     if not torch.isfinite(output).all():
         raise ResultError("the result has NaN or infinite pixels; try a lower strength or another optimiser")

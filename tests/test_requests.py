@@ -31,7 +31,7 @@ from plugin_core.image import load_image
 from plugin_core.masks import load_mask
 from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, build, tile_label, tile_side
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, example
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,8 +78,8 @@ def summary(request: api.StyleRequest) -> dict:
         for region in request.regions
     ]
     return {
-        "content": round(float(request.content.double().sum()), 2), "method": request.method, "strength": request.strength,
-        "model": getattr(model, "name", model), "color": request.color, "color_when": request.color_when,
+        "content": round(float(request.content.double().sum()), 2), "method": request.method,
+        "strength": request.strength, "model": getattr(model, "name", model), "color": request.color, "color_when": request.color_when,
         "size": request.size, "tile": request.tile, "steps": request.steps, "seed": request.seed,
         "regions": regions,
     }
@@ -275,3 +275,18 @@ def test_the_python_door_takes_arrays_and_pil_images_and_returns_a_picture(files
     buffer = io.BytesIO()
     painted.save(buffer, "PNG")
     assert np.abs(np.asarray(Image.open(buffer), np.float32) - tensor[0].permute(1, 2, 0).numpy() * 255).max() <= 1
+
+
+@pytest.mark.parametrize("method, tile, label", [("fast", "auto", "frame"), ("fast", 256, "tile"),
+                                                 ("gatys", "auto", "step")])
+def test_progress_is_a_fraction_of_the_whole_job_with_a_label(painting, method, tile, label):
+    """Two frames: whatever the method counts, the reports climb to the whole job, never past it."""
+    reports = []
+    photo = example("photo.jpg", 320)
+    frames = torch.cat([photo, photo.flip(-1)])
+    request = build(frames, Fields(method=method, styles=[painting], size=0, tile=tile, steps=4),
+                    progress=reports.append, device="cpu")
+    api.stylize(request)
+    fractions = [report.fraction for report in reports]
+    assert {report.label for report in reports} == {label}
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 < fractions[0] < 1

@@ -78,13 +78,13 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     check_method(args.method)
     jobs = _jobs(args)
-    unit = "frame" if args.batch else "step" if args.method == "gatys" else "tile"
-    bar = tqdm(total=len(jobs) if args.batch else args.steps, unit=unit, disable=args.quiet, leave=False)
+    bar = tqdm(total=len(jobs) if args.batch else None, unit="image", disable=args.quiet, leave=False)
 
     def progress(report: api.Progress) -> None:
+        """One image's progress, in what the core counts for it (steps, tiles or frames)."""
         if args.batch:
             return
-        bar.total = report.total
+        bar.total, bar.unit = report.total, report.label
         if report.losses:
             bar.set_postfix(loss=f"{report.losses['total']:.3g}", refresh=False)
         bar.update(report.step - bar.n)

@@ -124,7 +124,7 @@ def style_request(
     """The core's request for ``order`` (and the decoded content), every field and upload checked;
     ``progress`` hears the fraction done, ``cancel`` may stop a long run."""
     content, wanted = decode(order, limits)
-    report = None if progress is None else (lambda p: progress(p.step / max(1, p.total)))
+    report = None if progress is None else (lambda p: progress(p.fraction))
     request = build(content.rgb, wanted, device=device, progress=report, cancel=cancel, within_memory_plan=True)
     api.check(request)
     return request, content
