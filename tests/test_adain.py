@@ -183,14 +183,22 @@ def test_bfloat16_matches_float32(tmp_path, photo, painting):
 
 @pytest.mark.parametrize(("color", "when"), [("histogram", "after"), ("luminance", "after"), ("reinhard", "before"),
                                              ("luminance", "before")])
-def test_colour_preservation(tmp_path, photo, painting, color, when):
+def test_colour_preservation(tmp_path, photo, painting, color, when, monkeypatch):
     request = api.simple_request(photo, [painting], method="adain", model=brushwork_decoder(tmp_path), size=None,
                                  device="cpu", color=color, color_when=when)
+    painted_with = []
+    paint = adain.stylize
+    monkeypatch.setattr(adain, "stylize", lambda net, content, regions, *rest: painted_with.extend(
+        style.image for region in regions for style in region.styles) or paint(net, content, regions, *rest))
     out = api.stylize(request)
     assert out.shape == photo.shape and torch.isfinite(out).all()
     if color == "histogram":  # bfloat16 random weights give tied pixels: compare the moments
         assert torch.allclose(out.mean((2, 3)), photo.mean((2, 3)), atol=0.01)
         assert torch.allclose(out.std((2, 3)), photo.std((2, 3)), atol=0.01)
+    if (color, when) == ("reinhard", "before"):  # the style reaches the method in the photo's colours
+        (style,) = painted_with
+        before, after = (float((image.mean((2, 3)) - photo.mean((2, 3))).abs().max()) for image in (painting, style))
+        assert after < 0.4 * before and style.shape == painting.shape
     if color == "luminance":
         unclamped = ((out > 0.01) & (out < 0.99)).all(1, keepdim=True).expand(-1, 2, -1, -1)
         chroma_error = (rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(photo)[:, 1:]).abs()[unclamped]

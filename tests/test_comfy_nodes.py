@@ -16,6 +16,7 @@ from comfy_nodes.nodes import (
     BrushworkStyleTransferFeedForward,
 )
 from plugin_core import registry
+from plugin_core.color import rgb_to_yiq
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet
@@ -121,15 +122,27 @@ def test_regions_paint_their_own_masks(models, frames, painting, painting2):
     (regions,) = BrushworkStyleRegions().add(comfy(painting2), bottom, 1.0, regions)
     assert len(regions) == 2
     (out,) = BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "", regions=regions)
+    (first,) = BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "", style=comfy(painting))
+    (second,) = BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "", style=comfy(painting2))
     assert out.shape == frames.shape
+    inside = {"top": slice(0, 24), "bottom": slice(40, 64)}  # away from the border the decoder blurs across
+    for region, own, other in (("top", first, second), ("bottom", second, first)):
+        rows = inside[region]
+        assert (out[:, rows] - own[:, rows]).abs().mean() < 0.5 * (out[:, rows] - other[:, rows]).abs().mean(), region
     with pytest.raises(RequestError, match="no style: connect a style image or Style Regions"):
         BrushworkStyleTransferAdaIN().stylize(frames, model, 1.0, 0, "none", "")
 
 
 def test_gram_optimisation_with_colour_preservation(frames, painting):
     (out,) = BrushworkNeuralStyle().stylize(frames[:1], 4, 64, 0.5, 0.0, "lbfgs", "content", 0, "luminance", "",
-                                   style=comfy(painting))
+                                            style=comfy(painting))
     assert out.shape == (1, 32, 64, 3) and torch.isfinite(out).all()
+    photo = resize(frames[:1].movedim(-1, 1), (32, 64))
+    painted = out.movedim(-1, 1)
+    unclamped = ((painted > 0.01) & (painted < 0.99)).all(1, keepdim=True).expand(-1, 2, -1, -1)
+    chroma = (rgb_to_yiq(painted)[:, 1:] - rgb_to_yiq(photo)[:, 1:]).abs()[unclamped]
+    assert unclamped.float().mean() > 0.3 and chroma.mean() < 0.01  # the photo's colours kept
+    assert (rgb_to_yiq(painted)[:, :1] - rgb_to_yiq(photo)[:, :1]).abs().mean() > 0.01  # its light painted
 
 
 def test_cancel_stops_between_frames(models, frames, monkeypatch):

@@ -79,9 +79,9 @@ def summary(request: api.StyleRequest) -> dict:
     ]
     return {
         "content": round(float(request.content.double().sum()), 2), "method": request.method,
-        "strength": request.strength, "model": getattr(model, "name", model), "color": request.color, "color_when": request.color_when,
-        "size": request.size, "tile": request.tile, "steps": request.steps, "seed": request.seed,
-        "regions": regions,
+        "strength": request.strength, "model": getattr(model, "name", model), "color": request.color,
+        "color_when": request.color_when, "size": request.size, "tile": request.tile, "steps": request.steps,
+        "seed": request.seed, "regions": regions,
     }
 
 

@@ -41,5 +41,8 @@ def test_names_are_unique_below_the_shared_folders():
 def test_the_split_is_stable_and_holds_out_about_a_tenth():
     names = [f"image-{i}" for i in range(2000)]
     held = [name for name in names if training_data.split_of(name) == "heldout"]
-    assert [training_data.split_of(name) for name in held] == ["heldout"] * len(held)
     assert 0.07 < len(held) / len(names) < 0.13
+    # pinned: the held-out images every quality table has judged must stay held out
+    assert [training_data.split_of(name) for name in (
+        "budgie-backgrounds-tea-gardens", "endless-sky-data-land-bwerner8", "wesnoth-1.16-data-humans-general",
+        "endless-sky-data-land-canyon0")] == ["heldout", "heldout", "heldout", "train"]
