@@ -82,7 +82,7 @@ def request(
     device: str = "auto",
     progress: Callable[[api.Progress], None] | None = None,
 ) -> api.StyleRequest:
-    """The core's request :func:`stylize` paints (its arguments, the same meanings)."""
+    """The core's request :func:`stylize` paints: its fields, with the meanings its docstring gives."""
     content = as_picture(photo, "content").rgb
     size_hw = tuple(content.shape[-2:])
     fields = Fields(
@@ -93,24 +93,8 @@ def request(
     return build(content, fields, device=device, progress=progress)
 
 
-def stylize(
-    photo: Picture,
-    style: Picture | Sequence[Picture] | None = None,
-    *,
-    method: str = api.DEFAULT_METHOD,
-    model: ModelSpec | Sequence[ModelSpec] | None = None,
-    strength: float | None = None,
-    style_weights: Sequence[float] = (),
-    mask: Picture | Sequence[Picture] | None = None,
-    size: int = DEFAULT_SIZE,
-    tile: str | int = "auto",
-    color: str = "none",
-    steps: int = DEFAULT_STEPS,
-    seed: int = 0,
-    device: str = "auto",
-    progress: Callable[[api.Progress], None] | None = None,
-    as_tensor: bool = False,
-) -> Image.Image | torch.Tensor:
+def stylize(photo: Picture, style: Picture | Sequence[Picture] | None = None, *, as_tensor: bool = False,
+            **fields) -> Image.Image | torch.Tensor:
     """Paint ``photo`` in the style of ``style`` and return the painting.
 
     >>> import brushwork
@@ -130,16 +114,14 @@ def stylize(
     * ``tile``: ``auto`` (default), ``off`` or a tile side in pixels, for large images;
     * ``color``: ``none``, or keep the photo's colours: ``luminance``, ``histogram``, ``reinhard``, ``linear``;
     * ``steps``, ``seed``: Gram optimisation's steps (default 200) and noise seed;
-    * ``progress``: called with :class:`plugin_core.api.Progress` as the work goes on.
+    * ``progress``: called with :class:`plugin_core.api.Progress` (a fraction of the job) as it goes;
+    * ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
 
     Returns an RGB Pillow image (RGBA when the photo has alpha), or with ``as_tensor`` the tensor
     ``[1,3,H,W]`` in 0..1. Bad input raises :class:`plugin_core.errors.BrushworkError` naming what is wrong.
     """
     loaded = as_picture(photo, "content")
-    painted = api.stylize(request(
-        loaded.rgb, style, method=method, model=model, strength=strength, style_weights=style_weights, mask=mask,
-        size=size, tile=tile, color=color, steps=steps, seed=seed, device=device, progress=progress,
-    ))
+    painted = api.stylize(request(loaded.rgb, style, **fields))
     if as_tensor:
         return painted
     alpha = None if loaded.alpha is None else resize(loaded.alpha, tuple(painted.shape[-2:]))

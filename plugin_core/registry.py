@@ -176,12 +176,18 @@ def _find_known(model: KnownModel, file: ModelFile) -> Path:
     return found
 
 
+def installed(model: KnownModel) -> list[Path] | None:
+    """Where each of ``model``'s files is installed, or None while any is missing."""
+    found = [find_file(file.name) for file in model.files]
+    return None if None in found else found
+
+
 def default_model(family: str, manifest: dict[str, KnownModel] | None = None) -> str:
     """The first installed model of ``family`` in manifest order."""
     manifest = read_manifest() if manifest is None else manifest
     candidates = [model for model in manifest.values() if model.family == family]
     for model in candidates:
-        if all(find_file(file.name) for file in model.files):
+        if installed(model):
             return model.name
     names = ", ".join(model.name for model in candidates) or "none known"
     raise WeightsError(

@@ -23,8 +23,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         manifest = registry.read_manifest()
         print("searched, in order: " + ", ".join(str(folder) for folder in registry.search_dirs()))
         for model in manifest.values():
-            found = [registry.find_file(file.name) for file in model.files]
-            where = "missing" if None in found else "installed in " + ", ".join(sorted({str(p.parent) for p in found}))
+            found = registry.installed(model)
+            where = "missing" if found is None else "installed in " + ", ".join(sorted({str(p.parent) for p in found}))
             print(f"{model.name:16} {model.family:12} {where}\n{'':29}{model.description}. Licence: {model.licence}")
         for path in registry.other_files(manifest):
             print(f"{path.stem:16} {'(own file)':12} {path}")

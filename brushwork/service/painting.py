@@ -48,8 +48,7 @@ class Painted:
 def offered_models() -> dict[str, str | None]:
     """Model names this server paints with -> their family (None: a user's own weight file)."""
     manifest = registry.read_manifest()
-    offered = {model.name: model.family for model in manifest.values()
-               if all(registry.find_file(file.name) for file in model.files)}
+    offered = {model.name: model.family for model in manifest.values() if registry.installed(model)}
     return offered | {path.stem: None for path in registry.other_files(manifest)}
 
 
