@@ -7,7 +7,7 @@ from plugin_core import api
 from plugin_core.errors import WeightsError
 from plugin_core.image import style_working_size
 from plugin_core.methods import fast
-from plugin_core.networks.fast_arbitrary import STYLE_CODE, FastArbitraryNet, load_fast_arbitrary
+from plugin_core.networks.fast_arbitrary import CHANNELS, FastArbitraryNet, load_fast_arbitrary
 from plugin_core.regions import Region, Style
 from plugin_core.tensor_files import write_tensors
 
@@ -23,7 +23,7 @@ def net() -> FastArbitraryNet:
 def test_small_and_shaped_like_its_input(net, photo, painting):
     assert sum(p.numel() for p in net.parameters()) < MAX_PARAMETERS
     code = net.style_code(painting[..., :64, :64])
-    assert code.shape == (1, STYLE_CODE)
+    assert code.shape == (1, 2 * CHANNELS[-1])
     odd = photo[..., :61, :99]
     assert fast.stylize(net, odd, [Region([Style(painting)])]).shape == odd.shape
 
@@ -89,3 +89,14 @@ def test_two_regions_each_paint_their_half(net, photo, painting, painting2):
     second = fast.stylize(net, photo, [Region([Style(painting2)])])
     assert torch.allclose(both[..., :half], first[..., :half], atol=1e-5)
     assert torch.allclose(both[..., half:], second[..., half:], atol=1e-5)
+
+
+def test_a_model_of_another_width_loads_at_its_own_width(tmp_path):
+    torch.manual_seed(0)
+    wide = FastArbitraryNet((24, 48, 96))
+    state = {name: value.clone() for name, value in wide.state_dict().items()}
+    loaded = load_fast_arbitrary(state, "wide.safetensors")
+    assert loaded.channels == (24, 48, 96)
+    content, style = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(content, loaded.style_code(style)), wide(content, wide.style_code(style)))

@@ -28,7 +28,7 @@ from .weights import brushwork_decoder
 TINY = {"batch": 2, "size": 64, "device": "cpu", "precision": "float32", "log_every": 5, "checkpoint_every": 10}
 LEARNING_RATE = {"adain": 1e-4, "adain-classic": 1e-4, "adain-relu3_1": 1e-4, "adain-gram-augmented": 1e-4,
                  "fast": 1e-3, "feedforward": 1e-3, "fast-distilled": 1e-3, "fast-distilled-statistics": 1e-3,
-                 "feedforward-distilled": 1e-3}
+                 "fast-distilled-gram-wide": 1e-3, "feedforward-distilled": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,8 @@ def make_task(family: str, folders, vgg, seed: int = 0, teacher=None):
     if family == "feedforward-distilled":
         return FeedForwardDistillTask(content, painting, teacher, vgg=vgg)
     styles = ImageSet.from_folder(folders[1], "style")
+    if family == "fast-distilled-gram-wide":
+        return FastDistillTask(content, styles, teacher, vgg=vgg, gram_weight=1e3, channels=(8, 24, 40))
     if family.startswith("fast-distilled"):
         return FastDistillTask(content, styles, teacher, vgg=vgg, statistics_weight=10 * family.endswith("statistics"))
     if family == "adain-classic":

@@ -9,6 +9,7 @@ from pathlib import Path
 from plugin_core import loaders, registry
 from plugin_core.devices import PRECISIONS
 from plugin_core.errors import RequestError
+from plugin_core.networks import fast_arbitrary
 from plugin_core.training import arbitrary, distill
 from plugin_core.training import feedforward as ff_training
 from plugin_core.training.data import Augment, ImageSet
@@ -75,6 +76,10 @@ def add_parser(commands) -> None:
         else:
             f.add_argument("--style-weight", type=float, default=arbitrary.STYLE_WEIGHT,
                            help="λ of L_content + λ L_style (default %(default)s)")
+        if family == "fast":
+            f.add_argument("--channels", type=widths, default=fast_arbitrary.CHANNELS, metavar="C,C,C",
+                           help="the network's width: channels after its stem and its two downsamplings "
+                                f"(default {','.join(map(str, fast_arbitrary.CHANNELS))})")
         if family != "adain":
             f.add_argument("--teacher", metavar="MODEL",
                            help="learn to paint what this AdaIN model paints (distillation) instead of "
@@ -89,13 +94,24 @@ def add_parser(commands) -> None:
             f.add_argument("--decoder", default=arbitrary.DECODERS[0], choices=arbitrary.DECODERS,
                            help="skip: brushwork's decoder reading relu1_1..relu4_1 (default); "
                                 "classic: the published relu4_1-only layout")
-            f.add_argument("--gram-weight", type=float, default=0.0, metavar="W",
-                           help="weight of matching the style crop's Gram matrices on relu1_1..relu4_1 as well "
-                                "as its mean/std: its texture, not only its palette (default 0)")
         if family != "feedforward":
+            f.add_argument("--gram-weight", type=float, default=0.0, metavar="W",
+                           help="weight of matching the style crop's Gram matrices on relu1_1..relu4_1: its "
+                                "texture, not only its palette (default 0; fast: with --teacher)")
             f.add_argument("--style-augment", type=float, default=0.0, metavar="P",
                            help="give a style crop a random hue, saturation and contrast with probability P, and "
                                 "flip it upside down half the time (default 0: off)")
+
+
+def widths(text: str) -> tuple[int, int, int]:
+    """``--channels 24,48,96``: three positive channel counts."""
+    try:
+        channels = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        channels = ()
+    if len(channels) != 3 or min(channels) < 1:
+        raise argparse.ArgumentTypeError(f"channels must be three positive numbers like 24,48,96, not {text!r}")
+    return channels
 
 
 RUN_ONLY_OPTIONS = {"--stop-after": 1, "--quiet": 0, "-q": 0}
@@ -145,9 +161,9 @@ def _train(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]:
                                        augment=augment)
         elif teacher is not None:
             task = distill.FastDistillTask(content, styles, teacher, statistics_weight=args.statistics_weight,
-                                           augment=augment)
+                                           augment=augment, gram_weight=args.gram_weight, channels=args.channels)
         else:
-            task = arbitrary.FastTask(content, styles, args.style_weight, augment=augment)
+            task = arbitrary.FastTask(content, styles, args.style_weight, augment=augment, channels=args.channels)
         name = args.name or family
     run = args.run or Path("runs") / name
     stop_after_s = None if args.stop_after is None else args.stop_after * 60

@@ -28,9 +28,9 @@ from ..statistics import instance_norm, shared
 from .state import load_checked
 
 CHANNELS = (16, 32, 64)
-"""Channels after the stem and after each of the two stride-2 convolutions."""
+"""Channels after the stem and after each of the two stride-2 convolutions (the default width;
+a model's own are read from its weights)."""
 RESIDUAL_BLOCKS = 2
-STYLE_CODE = 2 * CHANNELS[-1]
 SCALE = 4
 """Two stride-2 convolutions: inputs are padded to a multiple of this."""
 EPS = 1e-5
@@ -64,14 +64,14 @@ class _Residual(nn.Module):
 
 
 class Encoder(nn.Module):
-    """RGB ``[B,3,H,W]`` (H, W multiples of 4) -> features ``[B,64,H/4,W/4]``."""
+    """RGB ``[B,3,H,W]`` (H, W multiples of 4) -> features ``[B,C,H/4,W/4]`` (``C = channels[-1]``)."""
 
-    def __init__(self):
+    def __init__(self, channels: tuple[int, int, int] = CHANNELS):
         super().__init__()
-        self.stem = _conv(3, CHANNELS[0])
-        self.down1 = _conv(CHANNELS[0], CHANNELS[1], stride=2)
-        self.down2 = _conv(CHANNELS[1], CHANNELS[2], stride=2)
-        self.blocks = nn.Sequential(*(_Residual(CHANNELS[2]) for _ in range(RESIDUAL_BLOCKS)))
+        self.stem = _conv(3, channels[0])
+        self.down1 = _conv(channels[0], channels[1], stride=2)
+        self.down2 = _conv(channels[1], channels[2], stride=2)
+        self.blocks = nn.Sequential(*(_Residual(channels[2]) for _ in range(RESIDUAL_BLOCKS)))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.stem(image))
@@ -93,26 +93,28 @@ def _modulate(x: torch.Tensor, scale_shift: torch.Tensor) -> torch.Tensor:
 
 
 class FastArbitraryNet(nn.Module):
-    """``forward(content, code)``: content RGB ``[B,3,H,W]`` (multiples of 4), style code ``[B,128]``."""
+    """``forward(content, code)``: content RGB ``[B,3,H,W]`` (multiples of 4), style code
+    ``[B,2C]`` (``C = channels[-1]``: 128 numbers at the default width)."""
 
-    def __init__(self):
+    def __init__(self, channels: tuple[int, int, int] = CHANNELS):
         super().__init__()
-        self.content_encoder = Encoder()
-        self.style_encoder = Encoder()
-        self.blocks = nn.ModuleList(_Residual(CHANNELS[2]) for _ in range(RESIDUAL_BLOCKS))
-        self.up1 = _conv(CHANNELS[2], CHANNELS[1])
-        self.up2 = _conv(CHANNELS[1], CHANNELS[0])
-        self.out = _conv(CHANNELS[0], 3)
-        self.modulated = (CHANNELS[2],) * RESIDUAL_BLOCKS + (CHANNELS[1], CHANNELS[0])
+        self.channels = tuple(channels)
+        self.content_encoder = Encoder(self.channels)
+        self.style_encoder = Encoder(self.channels)
+        self.blocks = nn.ModuleList(_Residual(channels[2]) for _ in range(RESIDUAL_BLOCKS))
+        self.up1 = _conv(channels[2], channels[1])
+        self.up2 = _conv(channels[1], channels[0])
+        self.out = _conv(channels[0], 3)
+        self.modulated = (channels[2],) * RESIDUAL_BLOCKS + (channels[1], channels[0])
         """Channels of each modulated layer: after each residual block, after up1, after up2."""
-        self.modulation = nn.Linear(STYLE_CODE, 2 * sum(self.modulated))
+        self.modulation = nn.Linear(2 * channels[2], 2 * sum(self.modulated))
 
     @property
     def dtype(self) -> torch.dtype:
         return self.out.weight.dtype
 
     def style_code(self, style: torch.Tensor) -> torch.Tensor:
-        """``[μ, σ]`` of the style encoder's features, ``[B,128]`` float32."""
+        """``[μ, σ]`` of the style encoder's features, ``[B,2C]`` float32."""
         mean, std = mean_std(self.style_encoder(style))
         return torch.cat([mean, std], dim=1).flatten(1)
 
@@ -135,6 +137,13 @@ def is_fast_arbitrary(state: dict[str, torch.Tensor]) -> bool:
     return "style_encoder.stem.weight" in state and "modulation.weight" in state
 
 
+def widths(state: dict[str, torch.Tensor]) -> tuple[int, int, int]:
+    """The channels of a FastArbitraryNet's weights (its content encoder's three convolutions)."""
+    return tuple(int(state[f"content_encoder.{name}.weight"].shape[0]) for name in ("stem", "down1", "down2"))
+
+
 def load_fast_arbitrary(state: dict[str, torch.Tensor], source: str) -> FastArbitraryNet:
-    """A FastArbitraryNet from brushwork's keys, every key and shape checked."""
-    return load_checked(FastArbitraryNet(), state, source, "a brushwork fast arbitrary-style model")
+    """A FastArbitraryNet of the weights' own width from brushwork's keys, every key and shape checked."""
+    channels = widths(state) if all(f"content_encoder.{n}.weight" in state for n in ("stem", "down1", "down2")) \
+        else CHANNELS
+    return load_checked(FastArbitraryNet(channels), state, source, "a brushwork fast arbitrary-style model")

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import RequestError
 from ..networks.decoder import DECODER_CONVS, Decoder
+from ..networks.fast_arbitrary import CHANNELS as FAST_CHANNELS
 from ..networks.fast_arbitrary import FastArbitraryNet
 from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder, merge_name
 from ..networks.vgg import VGG19, load_vgg19
@@ -120,9 +121,9 @@ class FastTask(_ArbitraryTask):
 
     def __init__(
         self, content: ImageSet, styles: ImageSet, style_weight: float = STYLE_WEIGHT, vgg: VGG19 | None = None,
-        augment: Augment | None = None,
+        augment: Augment | None = None, channels: tuple[int, int, int] = FAST_CHANNELS,
     ):
-        super().__init__(FastArbitraryNet(), content, styles, style_weight, vgg, augment=augment)
+        super().__init__(FastArbitraryNet(channels), content, styles, style_weight, vgg, augment=augment)
 
     def generate(self, content, style, targets):
         return self.network(content, self.network.style_code(style))

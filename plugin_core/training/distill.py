@@ -3,7 +3,8 @@
 The student sees what the teacher sees and learns to paint what the teacher paints:
 
     T = D(AdaIN(E(c), E(s)))    (the teacher, under no_grad; every level its decoder reads)
-    L = ‖y − T‖₁ + Σ_l MSE(φ_l(y), φ_l(T)) + μ Σ_k ‖m(φ_k(y)) − m(φ_k(T))‖² + ‖σ(φ_k(y)) − σ(φ_k(T))‖²,
+    L = ‖y − T‖₁ + Σ_l MSE(φ_l(y), φ_l(T)) + μ Σ_k ‖m(φ_k(y)) − m(φ_k(T))‖² + ‖σ(φ_k(y)) − σ(φ_k(T))‖²
+        + γ Σ_k MSE(G(φ_k(y)), G(φ_k(s))),
         l ∈ relu1_1, relu2_1, relu3_1,    k ∈ relu1_1 .. relu4_1
 
 with ``φ`` brushwork's VGG19 normalised per layer (:data:`.losses.LAYER_SCALE`) and ``m, σ``
@@ -12,7 +13,8 @@ features the edges and brush texture. A regression onto a fixed target converges
 steps than the style objective itself, and without the statistics term (``μ = 0``) needs no VGG
 deeper than relu3_1 for the student's gradient: what lets a CPU train the students. A small
 student regresses towards an average and paints more timidly than its teacher; the statistics
-term (``μ > 0``) asks for the teacher's texture energy as well.
+term (``μ > 0``) asks for the teacher's texture energy as well, and the Gram term (``γ > 0``, the
+fast model only) for the style's own texture, so the student can paint more boldly than its teacher.
 
 * the fast model learns random (photo, painting) pairs: arbitrary style at its speed;
 * a feed-forward network learns one painting: the teacher's reading of it, at TransformerNet's speed.
@@ -29,7 +31,8 @@ from torch import nn
 from ..image import load_image, resize
 from ..loaders import LoadedModel
 from ..methods.adain import adain, channel_statistics
-from ..networks.fast_arbitrary import FastArbitraryNet
+from ..methods.gatys import gram
+from ..networks.fast_arbitrary import CHANNELS, FastArbitraryNet
 from ..networks.transformer_net import TransformerNet
 from ..networks.vgg import VGG19, load_vgg19
 from ..tensor_files import read_tensors
@@ -45,9 +48,9 @@ class _DistillTask:
     family = ""
 
     def __init__(self, network: nn.Module, teacher: LoadedModel, content: ImageSet, vgg: VGG19 | None,
-                 statistics_weight: float):
+                 statistics_weight: float, gram_weight: float = 0.0):
         self.network, self.teacher, self.content = network, teacher, content
-        self.statistics_weight = statistics_weight
+        self.statistics_weight, self.gram_weight = statistics_weight, gram_weight
         self.vgg = vgg if vgg is not None else load_vgg19()
         self.memory_format = torch.contiguous_format
 
@@ -77,22 +80,31 @@ class _DistillTask:
         content, style = (x.contiguous(memory_format=self.memory_format) for x in self.pair(generator, settings))
         target = self.paint(content, style)
         output = self.student(content, style)
-        layers = ADAIN_STYLE_LAYERS if self.statistics_weight else DISTILL_LAYERS
+        layers = ADAIN_STYLE_LAYERS if self.statistics_weight or self.gram_weight else DISTILL_LAYERS
         with torch.no_grad():
             wanted = features(self.vgg, target, layers)
         produced = features(self.vgg, output, layers)
         pixels = F.l1_loss(output.float(), target)
         perceptual = sum(F.mse_loss(produced[layer], wanted[layer]) for layer in DISTILL_LAYERS)
         losses = {"pixels": pixels, "features": perceptual}
+        total = pixels + perceptual
         if self.statistics_weight:
             losses["statistics"] = mean_std_loss(produced, wanted)
-        return {"total": pixels + perceptual + self.statistics_weight * losses.get("statistics", 0.0), **losses}
+            total = total + self.statistics_weight * losses["statistics"]
+        if self.gram_weight:
+            with torch.no_grad():
+                painting = features(self.vgg, style, ADAIN_STYLE_LAYERS)
+            losses["gram"] = sum(F.mse_loss(gram(produced[layer]), gram(painting[layer]).expand(
+                produced[layer].shape[0], -1, -1)) for layer in ADAIN_STYLE_LAYERS)
+            total = total + self.gram_weight * losses["gram"]
+        return {"total": total, **losses}
 
     def describe(self) -> dict[str, object]:
         card = read_tensors(self.teacher.paths[0], "teacher weights")[1]
         teacher = {"model": self.teacher.name, "licences": {teacher_licence(card.get("licence", "")): 1}}
         statistics = (f" + {self.statistics_weight} x mean/std of {ADAIN_STYLE_LAYERS[0]}..{ADAIN_STYLE_LAYERS[-1]}"
                       if self.statistics_weight else "")
+        statistics += f" + {self.gram_weight} x Gram to the style image" if self.gram_weight else ""
         return {"content": describe_images(self.content.paths), "teacher": teacher,
                 "loss": f"L1 pixels + MSE of {', '.join(DISTILL_LAYERS)}{statistics} to the teacher "
                         f"{self.teacher.name}'s image"}
@@ -104,8 +116,9 @@ class FastDistillTask(_DistillTask):
     family = "fast"
 
     def __init__(self, content: ImageSet, styles: ImageSet, teacher: LoadedModel, vgg: VGG19 | None = None,
-                 statistics_weight: float = 0.0, augment: Augment | None = None):
-        super().__init__(FastArbitraryNet(), teacher, content, vgg, statistics_weight)
+                 statistics_weight: float = 0.0, augment: Augment | None = None, gram_weight: float = 0.0,
+                 channels: tuple[int, int, int] = CHANNELS):
+        super().__init__(FastArbitraryNet(channels), teacher, content, vgg, statistics_weight, gram_weight)
         self.styles, self.augment = styles, augment
 
     def to(self, device: torch.device, channels_last: bool) -> None:
@@ -121,7 +134,8 @@ class FastDistillTask(_DistillTask):
 
     def describe(self):
         augment = {} if self.augment is None else {"style_augment": repr(self.augment)}
-        return super().describe() | {"style": describe_images(self.styles.paths)} | augment
+        return super().describe() | {"style": describe_images(self.styles.paths),
+                                     "channels": list(self.network.channels)} | augment
 
 
 class FeedForwardDistillTask(_DistillTask):
