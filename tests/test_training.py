@@ -247,6 +247,17 @@ def test_the_export_loads_through_the_registry_with_a_complete_card(folders, vgg
     assert out.shape == photo.shape and torch.isfinite(out).all()
 
 
+def test_a_card_names_folders_relative_to_where_training_ran(tmp_path, monkeypatch):
+    (tmp_path / "data" / "paintings").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "photo.jpg", tmp_path / "data" / "paintings")
+    (tmp_path / "data" / "manifest.csv").write_text("file,kind,package,version,licence\n"
+                                                    "paintings/photo.jpg,paintings,p,1,CC0-1.0\n")
+    monkeypatch.chdir(tmp_path)
+    description = describe_images([Path("data/paintings/photo.jpg")])
+    assert description["folder"] == "data/paintings" and description["manifest"] == "data/manifest.csv"
+    assert description["licences"] == {"CC0-1.0": 1}
+
+
 def test_describe_images_without_a_manifest_says_so(tmp_path):
     shutil.copy(EXAMPLES / "photo.jpg", tmp_path)
     description = describe_images([tmp_path / "photo.jpg"])

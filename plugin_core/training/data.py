@@ -128,11 +128,20 @@ def _manifest_rows(folder: Path) -> tuple[Path, dict[Path, dict[str, str]]] | No
     return None
 
 
+def _shown(path: Path) -> str:
+    """``path`` as a card names it: relative to the folder training ran in (the repository) when
+    inside it, so that a card means the same on every machine."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def describe_images(paths: list[Path]) -> dict[str, object]:
     """For a model card: where the images are, how many, and their licences per the data manifest."""
     folder = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
     found = _manifest_rows(folder)
-    description: dict[str, object] = {"folder": str(folder), "images": len(paths)}
+    description: dict[str, object] = {"folder": _shown(folder), "images": len(paths)}
     if found is None:
         description["licences"] = f"unknown: no {MANIFEST} in or above {folder}"
         return description
@@ -145,4 +154,4 @@ def describe_images(paths: list[Path]) -> dict[str, object]:
         licences[licence] = licences.get(licence, 0) + 1
         if row and row.get("package"):
             packages.add(f"{row['package']} {row.get('version', '')}".strip())
-    return description | {"manifest": str(manifest), "licences": licences, "sources": sorted(packages)}
+    return description | {"manifest": _shown(manifest), "licences": licences, "sources": sorted(packages)}
