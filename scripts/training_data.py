@@ -41,7 +41,6 @@ from pathlib import Path
 
 from PIL import Image
 
-Image.MAX_IMAGE_PIXELS = None  # Debian's own artwork: large, and trusted
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SUITES = ("bookworm", "trixie")
@@ -333,6 +332,7 @@ def main() -> None:
     parser.add_argument("--min-side", type=int, default=256, help="skip images smaller than this")
     parser.add_argument("--work", type=Path, help="keep downloads here (default: a temporary folder)")
     args = parser.parse_args()
+    Image.MAX_IMAGE_PIXELS = None  # Debian's own artwork: some very large, all trusted
     if args.out.exists():
         shutil.rmtree(args.out)
     with tempfile.TemporaryDirectory(prefix="brushwork-data-") as temporary:
