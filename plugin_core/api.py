@@ -327,10 +327,9 @@ def stylize(request: StyleRequest) -> torch.Tensor:
         )
     if tile is not None and request.style_size is None and request.method != "gatys":
         request = dataclasses.replace(request, style_size=tile)
-    regions = working_regions(
-        request.regions, tuple(request.content.shape[-2:]), size, request.feather, device,
-        lambda spec: _network(request, spec, "feedforward", device, dtype) if request.method == "feedforward" else None,
-    )
+    load = (lambda spec: _network(request, spec, "feedforward", device, dtype)) if request.method == "feedforward" \
+        else None
+    regions = working_regions(request.regions, tuple(request.content.shape[-2:]), size, request.feather, device, load)
     frames = []
     for frame in range(content.shape[0]):
         original = content[frame : frame + 1]

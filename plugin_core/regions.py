@@ -75,15 +75,15 @@ def working_mask(mask: torch.Tensor, name: str, content_size: tuple[int, int], s
 
 
 def working_regions(regions: Sequence[Region], content_size: tuple[int, int], size: tuple[int, int],
-                    radius: float, device: torch.device, network: Callable[[object], object]) -> list[Region]:
+                    radius: float, device: torch.device,
+                    network: Callable[[object], object] | None = None) -> list[Region]:
     """The regions as a method paints them: masks by :func:`working_mask`, style images on the
-    device, and each style's ``model`` replaced by ``network(model)`` where that gives one (the
-    feed-forward styles' loaded networks)."""
+    device, and with ``network`` each style's ``model`` replaced by its loaded network (feed-forward)."""
     prepared = []
     for r, region in enumerate(regions):
         mask = None if region.mask is None else working_mask(
             region.mask, f"mask of region {r + 1}", content_size, size, radius, device)
-        styles = [Style(None if s.image is None else s.image.to(device), s.weight, network(s.model) or s.model)
-                  for s in region.styles]
+        styles = [Style(None if s.image is None else s.image.to(device), s.weight,
+                        s.model if network is None else network(s.model)) for s in region.styles]
         prepared.append(Region(styles, mask))
     return prepared

@@ -15,7 +15,8 @@ import numpy as np
 
 from plugin_core.errors import RequestError
 
-from .painter import Painter, blank
+from .manifest import blank
+from .painter import Painter
 
 ENGINES = ("auto", "ray", "local")
 RAY_EXTRA = "pip install 'brushwork[scale]'"

@@ -19,12 +19,13 @@ EXIT_SOME_FAILED = 1
 
 def add_parser(commands) -> None:
     from brushwork.batch.engines import ENGINES, RAY_EXTRA  # the batch adapter, only for this command
+    from brushwork.batch.manifest import COLUMNS
 
     b = commands.add_parser(
         "batch",
         help="paint a folder of images or a manifest of work, on Ray or in this process",
         description="Paint every image of a folder (outputs mirror its layout) or every row of a CSV/Parquet "
-        "manifest (columns content, output, style, model, method, strength, color, size, mask; blank cells take "
+        f"manifest (columns {', '.join(COLUMNS)}; several values in a cell joined by ';'; blank cells take "
         "the options below). Rows whose outputs exist are skipped, so a rerun resumes; a row that fails is "
         "recorded in the results table and the rest go on. Runs on Ray Data when installed "
         f"({RAY_EXTRA}): a local Ray, or a cluster with --address.",

@@ -17,7 +17,7 @@ from ..networks.fast_arbitrary import CHANNELS as FAST_CHANNELS
 from ..networks.fast_arbitrary import FastArbitraryNet
 from ..networks.skip_decoder import CHANNELS, STAGES, SkipDecoder, merge_name
 from ..networks.vgg import VGG19, load_vgg19
-from .data import Augment, ImageSet, describe_images
+from .data import Augment, ImageSet, describe_augment, describe_images
 from .loop import TrainSettings
 from .losses import ADAIN_LAYER, ADAIN_STYLE_LAYERS, LAYER_SCALE, adain_losses, adain_targets
 
@@ -69,10 +69,9 @@ class _ArbitraryTask:
 
     def describe(self) -> dict[str, object]:
         gram = f" + {self.gram_weight} x Gram style" if self.gram_weight else ""
-        augment = {} if self.augment is None else {"style_augment": repr(self.augment)}
         return {"content": describe_images(self.content.paths), "style": describe_images(self.styles.paths),
                 "loss": f"{' + '.join(self.content_layers)} content + {self.style_weight} x mean/std style{gram} "
-                        f"on relu1_1..relu4_1"} | augment
+                        f"on relu1_1..relu4_1"} | describe_augment(self.augment)
 
 
 class AdaINTask(_ArbitraryTask):

@@ -128,6 +128,11 @@ def _manifest_rows(folder: Path) -> tuple[Path, dict[Path, dict[str, str]]] | No
     return None
 
 
+def describe_augment(augment: Augment | None) -> dict[str, str]:
+    """For a model card: the style augmentation a run used, if any."""
+    return {} if augment is None else {"style_augment": repr(augment)}
+
+
 def _shown(path: Path) -> str:
     """``path`` as a card names it: relative to the folder training ran in (the repository) when
     inside it, so that a card means the same on every machine."""

@@ -37,9 +37,9 @@ from ..networks.transformer_net import TransformerNet
 from ..networks.vgg import VGG19, load_vgg19
 from ..tensor_files import read_tensors
 from .card import teacher_licence
-from .data import Augment, ImageSet, describe_images
+from .data import Augment, ImageSet, describe_augment, describe_images
 from .loop import TrainSettings
-from .losses import ADAIN_STYLE_LAYERS, features, mean_std_loss
+from .losses import ADAIN_STYLE_LAYERS, features, gram_loss, mean_std_loss
 
 DISTILL_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
@@ -94,8 +94,7 @@ class _DistillTask:
         if self.gram_weight:
             with torch.no_grad():
                 painting = features(self.vgg, style, ADAIN_STYLE_LAYERS)
-            losses["gram"] = sum(F.mse_loss(gram(produced[layer]), gram(painting[layer]).expand(
-                produced[layer].shape[0], -1, -1)) for layer in ADAIN_STYLE_LAYERS)
+            losses["gram"] = gram_loss(produced, {layer: gram(value) for layer, value in painting.items()})
             total = total + self.gram_weight * losses["gram"]
         return {"total": total, **losses}
 
@@ -133,9 +132,8 @@ class FastDistillTask(_DistillTask):
         return self.network(content, self.network.style_code(style))
 
     def describe(self):
-        augment = {} if self.augment is None else {"style_augment": repr(self.augment)}
         return super().describe() | {"style": describe_images(self.styles.paths),
-                                     "channels": list(self.network.channels)} | augment
+                                     "channels": list(self.network.channels)} | describe_augment(self.augment)
 
 
 class FeedForwardDistillTask(_DistillTask):

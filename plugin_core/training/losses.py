@@ -49,7 +49,8 @@ def mean_std_loss(generated: Features, style: Features) -> torch.Tensor:
 
 
 def gram_loss(generated: Features, style_grams: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``style_grams``: the style's Gram matrix per layer, ``[1,C,C]`` (broadcast over the batch)."""
+    """``style_grams``: the style's Gram matrix per layer, ``[1,C,C]`` (broadcast over the batch) or
+    one per image of the batch."""
     return sum(F.mse_loss(gram(value), style_grams[name].expand(value.shape[0], -1, -1))
                for name, value in generated.items())
 
@@ -94,6 +95,6 @@ def adain_losses(
     style_loss = mean_std_loss(produced, style)
     losses = {"total": content + style_weight * style_loss, "content": content, "style": style_loss}
     if gram_weight:
-        losses["gram"] = sum(F.mse_loss(gram(produced[layer]), gram(style[layer])) for layer in ADAIN_STYLE_LAYERS)
+        losses["gram"] = gram_loss(produced, {layer: gram(value) for layer, value in style.items()})
         losses["total"] = losses["total"] + gram_weight * losses["gram"]
     return losses
