@@ -13,6 +13,6 @@ if __package__:
     if importlib.util.find_spec("plugin_core") is None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-    from .comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .comfy_nodes import comfy_entrypoint
 
-    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+    __all__ = ["comfy_entrypoint"]

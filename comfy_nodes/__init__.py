@@ -1,8 +1,14 @@
-"""brushwork's ComfyUI node pack: a thin adapter over ``plugin_core.api`` (see nodes.py)."""
+"""brushwork's ComfyUI node pack: what each node does in ``nodes.py`` (plain functions over
+``plugin_core``), their declarations on ComfyUI's current node schema in ``schema.py``, and what
+they use of ComfyUI (devices, progress, model folders, memory) in ``host.py``."""
 
-from .host import register_model_folder
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 
-register_model_folder()
+async def comfy_entrypoint():
+    """ComfyUI's entry for ``comfy_api.latest`` node packs: the extension listing brushwork's nodes
+    (imported here, inside ComfyUI, which provides ``comfy_api``)."""
+    from .schema import BrushworkExtension
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+    return BrushworkExtension()
+
+
+__all__ = ["comfy_entrypoint"]

@@ -159,9 +159,8 @@ def comfyui_request(files: Path, monkeypatch) -> api.StyleRequest:
     image = load_image(files / "photo.jpg").rgb.movedim(1, -1)
     style = load_image(files / "painting.jpg").rgb.movedim(1, -1)
     mask = torch.from_numpy(np.asarray(Image.open(files / "mask.png"), np.float32) / 255)[None]
-    (model,) = nodes.BrushworkLoadStyleModel().load(registry.default_model("adain"))
-    nodes.BrushworkStyleTransferAdaIN().stylize(image, model, STRENGTH, SIZE, COLOR, "", style=style, mask=mask,
-                                               tile=TILE)
+    model = nodes.load_style_model(registry.default_model("adain"))
+    nodes.style_transfer(image, model, STRENGTH, SIZE, COLOR, "", style=style, mask=mask, tile=TILE)
     return captured["request"]
 
 
@@ -213,26 +212,19 @@ def rest_defaults() -> dict:
 
 
 def test_every_door_shows_the_same_defaults():
-    """Size, tile and steps alike in every door, and each method's strength default the core's."""
+    """Size, tile and steps alike in every door, and each method's strength default the core's
+    (ComfyUI's, as ComfyUI shows them, in ``tests/host/test_comfyui.py``)."""
     cli = cli_parser().parse_args(["stylize", "photo.jpg"])
     batch = cli_parser().parse_args(["batch", "in", "-o", "out"])
-    adain = nodes.BrushworkStyleTransferAdaIN.INPUT_TYPES()["required"]
-    gram = nodes.BrushworkNeuralStyle.INPUT_TYPES()["required"]
-    comfy_tile = nodes.BrushworkStyleTransferAdaIN.INPUT_TYPES()["optional"]["tile"][1]["default"]
     table = {
         "cli": (cli.size, tile_label(cli.tile), cli.steps),
         "batch": (batch.size, tile_label(batch.tile), batch.steps),
         "rest": (rest_defaults()["size"], tile_label(rest_defaults()["tile"]), rest_defaults()["steps"]),
-        "comfyui": (adain["size"][1]["default"], tile_label(comfy_tile), gram["steps"][1]["default"]),
         "gimp": (int(gimp_defaults()["size"]), tile_label(int(gimp_defaults()["tile"])), int(gimp_defaults()["steps"])),
         "python": (DEFAULT_SIZE, tile_label("auto"), DEFAULT_STEPS),
     }
     assert set(table.values()) == {(DEFAULT_SIZE, "auto", DEFAULT_STEPS)}, table
     assert cli.strength is None and batch.strength is None and rest_defaults()["strength"] is None
-    assert adain["strength"][1]["default"] == api.DEFAULT_STRENGTH["adain"]
-    assert gram["strength"][1]["default"] == api.DEFAULT_STRENGTH["gatys"]
-    assert nodes.BrushworkStyleTransferFeedForward.INPUT_TYPES()["required"]["strength"][1]["default"] == \
-        api.DEFAULT_STRENGTH["feedforward"]
 
 
 @pytest.mark.parametrize("value, side", [("auto", None), (0, None), ("0", None), ("off", 0), (256, 256), ("512", 512)])

@@ -1,4 +1,5 @@
-"""The node pack in a real ComfyUI: every node registered, every example workflow run through /prompt.
+"""The node pack in a real ComfyUI: every node declared as saved workflows know it (on ComfyUI's
+current node schema), every example workflow run through /prompt.
 
 Runs when ``COMFYUI_DIR`` names a ComfyUI checkout with its own environment (its Python is
 ``COMFYUI_PYTHON``, else ``COMFYUI_DIR/.venv/bin/python``) that has brushwork's requirements
@@ -29,15 +30,28 @@ import pytest
 import torch
 from PIL import Image
 
-from comfy_nodes.nodes import NODE_CLASS_MAPPINGS
+from plugin_core import api
+from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, tile_label
 from plugin_core.video.flow import warping_error
 
-from .. import clips
+from .. import clips, scripts
 from ..conftest import EXAMPLES, ROOT
 from ..weights import adain_pair, fast_neural_style_state
 from . import unavailable
 
 WORKFLOWS = Path(__file__).parent / "workflows"
+comfy_workflows = scripts.load("comfy_workflows")
+EDITOR_WORKFLOWS = ROOT / "example_workflows"
+DECLARED = {  # node ID: (required inputs, optional inputs) in order, as saved workflows hold them: never to change
+    "BrushworkLoadStyleModel": (["model_name"], []),
+    "BrushworkStyleTransferAdaIN": (["image", "model", "strength", "size", "color", "style_weights"],
+                                    ["style", "mask", "regions", "tile", "temporal"]),
+    "BrushworkStyleTransferFeedForward": (["image", "model", "strength", "size", "color"], ["mask", "tile", "temporal"]),
+    "BrushworkNeuralStyle": (["image", "steps", "size", "strength", "tv_weight", "optimizer", "init", "seed", "color",
+                              "style_weights"], ["style", "mask", "regions", "tile"]),
+    "BrushworkStyleRegions": (["style", "mask", "weight"], ["regions"]),
+    "BrushworkColorMatch": (["image", "reference", "method", "strength"], ["mask", "reference_mask"]),
+}
 INPUTS = ("photo.jpg", "painting.jpg", "painting2.jpg", "sky_mask.png", "land_mask.png")
 PHOTO_SIZE = (720, 360)
 EXPECTED = {  # workflow: (images, their size)
@@ -133,14 +147,48 @@ def _run(url: str, workflow: dict) -> dict:
     pytest.fail(f"workflow did not finish in {RUN_TIMEOUT_S} s")
 
 
-def test_every_node_is_registered(comfyui):
+def test_every_node_is_declared_as_saved_workflows_know_it(comfyui):
     url, _, log = comfyui
     info = _get(f"{url}/object_info")
-    missing = [name for name in NODE_CLASS_MAPPINGS if name not in info]
-    assert not missing, f"not registered: {missing}\n{log.read_text()[-3000:]}"
-    choices = info["BrushworkLoadStyleModel"]["input"]["required"]["model_name"][0]
+    for node, (required, optional) in DECLARED.items():
+        assert node in info, f"not registered: {node}\n{log.read_text()[-3000:]}"
+        declared = info[node]
+        assert declared["input_order"] == {"required": required, **({"optional": optional} if optional else {})}
+        assert declared["category"] == "image/style transfer" and declared["description"] and declared["display_name"]
+        for group in declared["input"].values():
+            for name, (_, options) in group.items():
+                assert options.get("tooltip"), f"{node}.{name} has no tooltip"
+    choices = info["BrushworkLoadStyleModel"]["input"]["required"]["model_name"][1]["options"]
     assert {"candy.pth", "adain-pytorch", "brushwork-adain", "brushwork-fast", "waves"} <= set(choices)
     assert choices.index("brushwork-adain") < choices.index("adain-pytorch")  # the shipped models come first
+
+
+def test_the_nodes_show_the_cores_defaults(comfyui):
+    url, _, _ = comfyui
+    info = _get(f"{url}/object_info")
+
+    def default(node: str, name: str):
+        inputs = info[node]["input"]
+        return {**inputs["required"], **inputs.get("optional", {})}[name][1]["default"]
+
+    for node, method in (("BrushworkStyleTransferAdaIN", "adain"), ("BrushworkStyleTransferFeedForward", "feedforward"),
+                         ("BrushworkNeuralStyle", "gatys")):
+        assert default(node, "size") == DEFAULT_SIZE and tile_label(default(node, "tile")) == "auto", node
+        assert default(node, "strength") == api.DEFAULT_STRENGTH[method], node
+    assert default("BrushworkNeuralStyle", "steps") == DEFAULT_STEPS
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in EDITOR_WORKFLOWS.glob("*.json")))
+def test_the_editors_workflows_keep_their_values_in_place(comfyui, name):
+    """A workflow saved by ComfyUI's editor holds its widgets' values by position: the example
+    workflows, saved when the nodes were declared the V1 way, are what ComfyUI's declarations of the
+    nodes now make of their API copies, value for value."""
+    url, _, _ = comfyui
+    info = _get(f"{url}/object_info")
+    made = comfy_workflows.to_graph(json.loads((WORKFLOWS / f"{name}.json").read_text()), info)
+    saved = json.loads((EDITOR_WORKFLOWS / f"{name}.json").read_text())
+    assert {node["id"]: (node["type"], node["widgets_values"]) for node in made["nodes"]} == {
+        node["id"]: (node["type"], node["widgets_values"]) for node in saved["nodes"]}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
