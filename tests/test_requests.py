@@ -193,11 +193,14 @@ def test_weighted_styles_mean_the_same_in_the_doors_that_mix_them(files):
     assert summary(style_request(Order(fields, uploads), Limits(), "cpu")[0]) == wanted
 
 
+GIMP_PLUGIN = ROOT / "gimp_plugin" / "brushwork-style-transfer" / "brushwork-style-transfer.py"
+
+
 def gimp_defaults() -> dict:
     """The GIMP dialog's defaults, read from the plug-in (which runs in GIMP's Python, without brushwork)."""
-    source = (ROOT / "gimp_plugin" / "brushwork-style-transfer" / "brushwork-style-transfer.py").read_text()
+    source = GIMP_PLUGIN.read_text()
     found = {}
-    for name in ("size", "tile", "steps", "strength"):
+    for name in ("size", "tile", "steps"):
         match = re.search(rf'add_(?:int|double)_argument\("{name}",.*?,\s*([\d.]+),\s*([\d.]+),\s*([\d.]+), flags\)',
                           source, flags=re.DOTALL)
         found[name] = float(match.group(3))
@@ -225,6 +228,19 @@ def test_every_door_shows_the_same_defaults():
     }
     assert set(table.values()) == {(DEFAULT_SIZE, "auto", DEFAULT_STEPS)}, table
     assert cli.strength is None and batch.strength is None and rest_defaults()["strength"] is None
+
+
+def test_gimps_strength_slider_moves_to_each_methods_default():
+    """The plug-in's own copy of the core's strengths (its Python has no brushwork), the one its dialog
+    sets when the method changes and its default method starts from."""
+    constants = {
+        target.id: ast.literal_eval(node.value) for node in ast.parse(GIMP_PLUGIN.read_text()).body
+        if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)
+        and target.id in ("DEFAULT_METHOD", "STRENGTH")
+    }
+    assert constants["STRENGTH"] == api.DEFAULT_STRENGTH
+    assert 'add_double_argument("strength"' in GIMP_PLUGIN.read_text()
+    assert re.search(r'STRENGTH\[DEFAULT_METHOD\], flags\)', GIMP_PLUGIN.read_text())
 
 
 @pytest.mark.parametrize("value, side", [("auto", None), (0, None), ("0", None), ("off", 0), (256, 256), ("512", 512)])

@@ -32,6 +32,10 @@ METHODS = (
     ("fast", "Fast arbitrary (any style image; fastest)"),
     ("feedforward", "Feed-forward model (a trained style)"),
 )
+DEFAULT_METHOD = "adain"
+STRENGTH = {"adain": 1.0, "gatys": 0.5, "fast": 1.0, "feedforward": 1.0}
+"""Each method's default strength, the core's (``plugin_core.api.DEFAULT_STRENGTH``, which this Python
+cannot import): the dialog's slider moves to it when the method changes."""
 COLORS = (
     ("none", "Take the style's colours"),
     ("luminance", "Keep the photo's colours (luminance only)"),
@@ -130,9 +134,15 @@ def _write(image, drawable, pixels, fmt, x, y, new_layer):
     drawable.update(x, y, width, height)
 
 
+def _method_strength(config, _):
+    """A method picked in the dialog brings its own default strength."""
+    config.set_property("strength", STRENGTH[config.get_property("method")])
+
+
 def run(procedure, run_mode, image, drawables, config, data):
     if run_mode == Gimp.RunMode.INTERACTIVE:
         GimpUi.init(PROCEDURE)
+        config.connect("notify::method", _method_strength)
         dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
         dialog.fill(None)
         accepted = dialog.run()
@@ -202,13 +212,13 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
                                     Gimp.FileChooserAction.OPEN, True, None, flags)
         procedure.add_layer_argument("style-layer", "Style la_yer", "A layer of an open image as the style "
                                      "(instead of the file)", True, flags)
-        procedure.add_choice_argument("method", "_Method", "How to paint", _choice(METHODS), "adain", flags)
+        procedure.add_choice_argument("method", "_Method", "How to paint", _choice(METHODS), DEFAULT_METHOD, flags)
         procedure.add_string_argument("model", "Mo_del", "AdaIN decoder, fast or feed-forward model: a name "
                                       "from `brushwork models list` or a file (empty: the installed default)",
                                       "", flags)
         procedure.add_double_argument("strength", "Stren_gth", "0 = the photo, 1 = all style (default: gatys 0.5, "
                                       "where 0.25 is Gatys et al.'s classic balance; adain, feedforward and fast 1)",
-                                      0.0, 1.0, 1.0, flags)
+                                      0.0, 1.0, STRENGTH[DEFAULT_METHOD], flags)
         procedure.add_choice_argument("color", "Colo_urs", "Colour preservation", _choice(COLORS), "none", flags)
         procedure.add_int_argument("size", "_Working size", "Long side of the working image, then scaled to the "
                                    "layer (0: the layer's own size)", 0, 8192, 512, flags)
