@@ -8,7 +8,9 @@ fast and AdaIN models (shipped weights, default settings, ``auto`` precision) an
 ``--consistency`` (off, stats, flow): seconds per frame (the clip's frames in one run, after a
 one-frame warm-up), the warping error (Lai et al. 2018, ``plugin_core.video.flow``; the input
 clip's own error beside it) and the mean per-frame Gram style loss (``bench/evaluate.py``), so
-that stability is never bought by washing the style out. The strip (``--strip``) shows four
+that stability is never bought by washing the style out; beside each, its multiple of frame by
+frame's (the style's worst frame too: blending warped results in can blur the texture as a clip
+goes on). ``--style`` paints with another style (default: the example painting). The strip (``--strip``) shows four
 frames of the pan: the input, frame by frame, with flow, and the temporal error of each
 (``|O_t − warp(O_{t−1})|``, amplified 4x).
 """
@@ -70,21 +72,27 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--strip", type=Path, default=ROOT / "out" / "bench" / "video_strip.jpg")
+    parser.add_argument("--style", type=Path, default=ROOT / "examples" / "painting.jpg")
     args = parser.parse_args()
-    style = load_image(ROOT / "examples" / "painting.jpg").rgb
+    style = load_image(args.style).rgb
     cases = [(f"pan {size}", clips.pan(args.frames, size=(size // 2, size))) for size in args.sizes]
     cases.append(("object 192", clips.moving_object(args.frames)))
-    print(f"{'clip':12} {'method':7} {'mode':6} {'s/frame':>8} {'warping error':>14} {'input':>9} {'style':>10}")
+    print(f"{'clip':12} {'method':7} {'mode':6} {'s/frame':>8} {'warping error':>14} {'x off':>6} {'input':>9} "
+          f"{'style':>10} {'x off':>6} {'worst':>6}")
     for name, clip in cases:
         reference = warping_error(clip, clip)
         for method in METHODS:
-            runs = {}
+            runs, losses, errors = {}, {}, {}
             for consistency in CONSISTENCY:
                 results, seconds = _run(clip, style, method, consistency)
                 runs[consistency] = results
-                style_loss = statistics.mean(score(r, c, style)["style"] for r, c in zip(results, clip))
-                print(f"{name:12} {method:7} {consistency:6} {seconds:8.3f} {warping_error(results, clip):14.6f} "
-                      f"{reference:9.6f} {style_loss:10.3e}", flush=True)
+                losses[consistency] = [score(r, c, style)["style"] for r, c in zip(results, clip)]
+                errors[consistency] = warping_error(results, clip)
+                ratios = [a / b for a, b in zip(losses[consistency], losses["off"])]
+                print(f"{name:12} {method:7} {consistency:6} {seconds:8.3f} {errors[consistency]:14.6f} "
+                      f"{errors[consistency] / errors['off']:6.2f} {reference:9.6f} "
+                      f"{statistics.mean(losses[consistency]):10.3e} {statistics.mean(ratios):6.2f} {max(ratios):6.2f}",
+                      flush=True)
             if name == cases[0][0] and method == "adain":
                 _strip(args.strip, clip, runs)
     print(f"strip: {args.strip}")
