@@ -1,7 +1,7 @@
 """brushwork's six nodes declared on ComfyUI's current node schema (``comfy_api.latest``).
 
-Each node states its inputs, tooltips and outputs and hands the values to its function in
-:mod:`.nodes`. Node IDs, input names and the order of inputs are those saved workflows hold (the
+Each node states its inputs, tooltips and outputs (:func:`declare`) and hands the values to its
+function in :mod:`.nodes`. Node IDs, input names and the order of inputs are those saved workflows hold (the
 V1 pack's ``INPUT_TYPES``: required inputs, then optional ones), so old workflows load unchanged.
 Imported only inside ComfyUI, which provides ``comfy_api``.
 """
@@ -70,145 +70,103 @@ def temporal() -> io.Combo.Input:
                                   "optical flow (no flicker)")
 
 
-class BrushworkLoadStyleModel(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="BrushworkLoadStyleModel", display_name="Load Style Model", category=CATEGORY,
-            description="Load a style model: an AdaIN decoder, a fast arbitrary-style model or a feed-forward style, "
-                        "from ComfyUI's models/style_transfer or brushwork's own models. The family is told from "
-                        "the file.",
-            inputs=[io.Combo.Input("model_name", options=host.model_choices(),
-                                   tooltip="a .safetensors or .pth file, or a model name")],
-            outputs=[Model.Output(display_name="model")],
-        )
+def declare(node_id: str, display_name: str, description: str, inputs, outputs: list[io.Output], run) -> type:
+    """A node: its schema (``inputs()`` read afresh each time ComfyUI asks, so the model list is
+    current) and ``execute``, which hands the input values by name to ``run``."""
 
-    @classmethod
-    def execute(cls, model_name) -> io.NodeOutput:
-        return io.NodeOutput(nodes.load_style_model(model_name))
+    class Node(io.ComfyNode):
+        @classmethod
+        def define_schema(cls) -> io.Schema:
+            return io.Schema(node_id=node_id, display_name=display_name, category=CATEGORY, description=description,
+                             inputs=inputs(), outputs=outputs)
 
+        @classmethod
+        def execute(cls, **values) -> io.NodeOutput:
+            return io.NodeOutput(run(**values))
 
-class BrushworkStyleTransferAdaIN(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="BrushworkStyleTransferAdaIN", display_name="Style Transfer (AdaIN / fast)", category=CATEGORY,
-            description="Paint the image in the style of any style image in one pass, with an AdaIN decoder or "
-                        "brushwork's fast model. A batch of images is a series of frames; a batch of style images "
-                        "mixes several styles.",
-            inputs=[
-                photo(),
-                Model.Input("model", tooltip="an AdaIN decoder or a fast model from Load Style Model"),
-                strength("adain"), size(), color(), style_weights(),
-                styles(), mask(), regions(), tile(), temporal(),
-            ],
-            outputs=[io.Image.Output()],
-        )
-
-    @classmethod
-    def execute(cls, **inputs) -> io.NodeOutput:
-        return io.NodeOutput(nodes.style_transfer(**inputs))
+    Node.__name__ = Node.__qualname__ = node_id
+    return Node
 
 
-class BrushworkStyleTransferFeedForward(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="BrushworkStyleTransferFeedForward", display_name="Style Transfer (Feed-forward)",
-            category=CATEGORY, description="Paint the image with a trained feed-forward style model, the fastest method.",
-            inputs=[
-                photo(),
-                Model.Input("model", tooltip="a feed-forward style from Load Style Model"),
-                strength("feedforward"), size(), color(),
-                mask(), tile(), temporal(),
-            ],
-            outputs=[io.Image.Output()],
-        )
-
-    @classmethod
-    def execute(cls, **inputs) -> io.NodeOutput:
-        return io.NodeOutput(nodes.feedforward(**inputs))
-
-
-class BrushworkNeuralStyle(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="BrushworkNeuralStyle", display_name="Neural Style (Gram optimisation)", category=CATEGORY,
-            description="Gram-matrix optimisation (Gatys et al.): the best quality from any style image, in steps. "
-                        "Shows previews while it works; Cancel stops it between steps.",
-            inputs=[
-                photo(),
-                io.Int.Input("steps", default=DEFAULT_STEPS, min=1, max=5000, tooltip=HELP["steps"]),
-                size(), strength("gatys"),
-                io.Float.Input("tv_weight", default=0.0, min=0.0, max=1e4, step=0.1,
-                               tooltip="total-variation weight (smooths noise)"),
-                io.Combo.Input("optimizer", options=list(OPTIMIZERS), default="lbfgs",
-                               tooltip="L-BFGS converges in fewer steps; Adam is steadier"),
-                io.Combo.Input("init", options=list(INITS), default="content",
-                               tooltip="the image the optimisation starts from"),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="seed of the noise init"),
-                color(), style_weights(),
-                styles(), mask(), regions(), tile(),
-            ],
-            outputs=[io.Image.Output()],
-        )
-
-    @classmethod
-    def execute(cls, **inputs) -> io.NodeOutput:
-        return io.NodeOutput(nodes.neural_style(**inputs))
-
-
-class BrushworkStyleRegions(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="BrushworkStyleRegions", display_name="Style Regions", category=CATEGORY,
-            description="Add a style for one region of the image: chain several of these into the AdaIN or Neural "
-                        "Style node's regions input to paint each region in its own style.",
-            inputs=[
-                io.Image.Input("style", tooltip="the style image(s) of this region (a batch = mixed equally)"),
-                io.Mask.Input("mask", tooltip="the region (white = this style)"),
-                io.Float.Input("weight", default=1.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="how strongly this style covers its region (scales the mask)"),
-                Regions.Input("regions", optional=True, tooltip="regions chained before this one"),
-            ],
-            outputs=[Regions.Output(display_name="regions")],
-        )
-
-    @classmethod
-    def execute(cls, **inputs) -> io.NodeOutput:
-        return io.NodeOutput(nodes.style_regions(**inputs))
-
-
-class BrushworkColorMatch(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="BrushworkColorMatch", display_name="Color Match", category=CATEGORY,
-            description="Recolour an image after a reference: histogram matching, Reinhard's mean/std, a linear "
-                        "map, or luminance only. Masks choose where the colours are measured and where they are "
-                        "applied.",
-            inputs=[
-                io.Image.Input("image", tooltip="the image to recolour"),
-                io.Image.Input("reference", tooltip="whose colours to take"),
-                io.Combo.Input("method", options=list(MATCHES), default="histogram", tooltip="how colours are matched"),
-                io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="0 = unchanged, 1 = fully matched"),
-                io.Mask.Input("mask", optional=True, tooltip="where to apply the new colours (white = recolour)"),
-                io.Mask.Input("reference_mask", optional=True,
-                              tooltip="where in the reference to measure its colours"),
-            ],
-            outputs=[io.Image.Output()],
-        )
-
-    @classmethod
-    def execute(cls, **inputs) -> io.NodeOutput:
-        return io.NodeOutput(nodes.color_match(**inputs))
-
-
-NODES = [BrushworkLoadStyleModel, BrushworkStyleTransferAdaIN, BrushworkStyleTransferFeedForward,
-         BrushworkNeuralStyle, BrushworkStyleRegions, BrushworkColorMatch]
+NODES = [
+    declare(
+        "BrushworkLoadStyleModel", "Load Style Model",
+        "Load a style model: an AdaIN decoder, a fast arbitrary-style model or a feed-forward style, from ComfyUI's "
+        "models/style_transfer or brushwork's own models. The family is told from the file.",
+        lambda: [io.Combo.Input("model_name", options=host.model_choices(),
+                                tooltip="a .safetensors or .pth file, or a model name")],
+        [Model.Output(display_name="model")], nodes.load_style_model,
+    ),
+    declare(
+        "BrushworkStyleTransferAdaIN", "Style Transfer (AdaIN / fast)",
+        "Paint the image in the style of any style image in one pass, with an AdaIN decoder or brushwork's fast "
+        "model. A batch of images is a series of frames; a batch of style images mixes several styles.",
+        lambda: [
+            photo(), Model.Input("model", tooltip="an AdaIN decoder or a fast model from Load Style Model"),
+            strength("adain"), size(), color(), style_weights(),
+            styles(), mask(), regions(), tile(), temporal(),
+        ],
+        [io.Image.Output()], nodes.style_transfer,
+    ),
+    declare(
+        "BrushworkStyleTransferFeedForward", "Style Transfer (Feed-forward)",
+        "Paint the image with a trained feed-forward style model, the fastest method.",
+        lambda: [
+            photo(), Model.Input("model", tooltip="a feed-forward style from Load Style Model"),
+            strength("feedforward"), size(), color(),
+            mask(), tile(), temporal(),
+        ],
+        [io.Image.Output()], nodes.feedforward,
+    ),
+    declare(
+        "BrushworkNeuralStyle", "Neural Style (Gram optimisation)",
+        "Gram-matrix optimisation (Gatys et al.): the best quality from any style image, in steps. Shows previews "
+        "while it works; Cancel stops it between steps.",
+        lambda: [
+            photo(),
+            io.Int.Input("steps", default=DEFAULT_STEPS, min=1, max=5000, tooltip=HELP["steps"]),
+            size(), strength("gatys"),
+            io.Float.Input("tv_weight", default=0.0, min=0.0, max=1e4, step=0.1,
+                           tooltip="total-variation weight (smooths noise)"),
+            io.Combo.Input("optimizer", options=list(OPTIMIZERS), default="lbfgs",
+                           tooltip="L-BFGS converges in fewer steps; Adam is steadier"),
+            io.Combo.Input("init", options=list(INITS), default="content",
+                           tooltip="the image the optimisation starts from"),
+            io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="seed of the noise init"),
+            color(), style_weights(),
+            styles(), mask(), regions(), tile(),
+        ],
+        [io.Image.Output()], nodes.neural_style,
+    ),
+    declare(
+        "BrushworkStyleRegions", "Style Regions",
+        "Add a style for one region of the image: chain several of these into the AdaIN or Neural Style node's "
+        "regions input to paint each region in its own style.",
+        lambda: [
+            io.Image.Input("style", tooltip="the style image(s) of this region (a batch = mixed equally)"),
+            io.Mask.Input("mask", tooltip="the region (white = this style)"),
+            io.Float.Input("weight", default=1.0, min=0.0, max=1.0, step=0.01,
+                           tooltip="how strongly this style covers its region (scales the mask)"),
+            Regions.Input("regions", optional=True, tooltip="regions chained before this one"),
+        ],
+        [Regions.Output(display_name="regions")], nodes.style_regions,
+    ),
+    declare(
+        "BrushworkColorMatch", "Color Match",
+        "Recolour an image after a reference: histogram matching, Reinhard's mean/std, a linear map, or luminance "
+        "only. Masks choose where the colours are measured and where they are applied.",
+        lambda: [
+            io.Image.Input("image", tooltip="the image to recolour"),
+            io.Image.Input("reference", tooltip="whose colours to take"),
+            io.Combo.Input("method", options=list(MATCHES), default="histogram", tooltip="how colours are matched"),
+            io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01,
+                           tooltip="0 = unchanged, 1 = fully matched"),
+            io.Mask.Input("mask", optional=True, tooltip="where to apply the new colours (white = recolour)"),
+            io.Mask.Input("reference_mask", optional=True, tooltip="where in the reference to measure its colours"),
+        ],
+        [io.Image.Output()], nodes.color_match,
+    ),
+]
 
 
 class BrushworkExtension(ComfyExtension):
