@@ -8,18 +8,21 @@ size, blended by the mask (pixels outside it come back exactly as they were), al
 prints ``progress F`` lines (F from 0 to 1) and, when it fails, one ``error MESSAGE`` line and
 exits with status 2.
 
-When the plug-in is gone (GIMP's Cancel kills the plug-in process), the next progress line finds the
-pipe closed: the worker stops there, between steps, removes FOLDER (nobody else will) and exits with
-status 3, writing nothing.
+The plug-in holds the worker's stdin open and never writes to it. When the plug-in is gone (GIMP's
+Cancel kills the plug-in process), stdin ends: the worker stops at once, whatever it is doing
+(loading, measuring the style, between two layers of a step), removes FOLDER (nobody else will) and
+exits with status 3, writing nothing. A progress line that finds stdout closed stops it the same way.
 """
 
 from __future__ import annotations
 
+import _thread
 import dataclasses
 import json
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,23 +67,22 @@ def fields(folder: Path, request: dict) -> Fields:
     )
 
 
-def style_request(folder: Path, rgb: torch.Tensor, mask: torch.Tensor | None, progress=None, cancel=None):
+def style_request(folder: Path, rgb: torch.Tensor, mask: torch.Tensor | None, progress=None):
     """The core's request for the plug-in's ``folder``, painting ``rgb`` where ``mask`` (the selection)
     is on."""
     wanted = fields(folder, json.loads((folder / "request.json").read_text()))
-    return build(rgb, dataclasses.replace(wanted, masks=[] if mask is None else [mask]), progress=progress,
-                 cancel=cancel)
+    return build(rgb, dataclasses.replace(wanted, masks=[] if mask is None else [mask]), progress=progress)
 
 
-def paint(folder: Path, report: Callable[[float], None], cancel: Callable[[], bool] | None = None) -> np.ndarray:
-    """The result pixels for the request in ``folder``; ``cancel`` is asked between steps."""
+def paint(folder: Path, report: Callable[[float], None]) -> np.ndarray:
+    """The result pixels for the request in ``folder``."""
     content = np.load(folder / "content.npy", allow_pickle=False)
     grey = content.shape[2] in (1, 2)
     rgb, alpha = _planes(content)
     mask = None
     if (folder / "mask.npy").is_file():
         mask = torch.from_numpy(np.load(folder / "mask.npy", allow_pickle=False).astype(np.float32))[None, None]
-    painted = api.stylize(style_request(folder, rgb, mask, lambda done: report(done.fraction), cancel))
+    painted = api.stylize(style_request(folder, rgb, mask, lambda done: report(done.fraction)))
     painted = resize(painted, tuple(rgb.shape[-2:]))
     if mask is not None:
         painted = torch.lerp(rgb, painted, mask)
@@ -91,23 +93,12 @@ def paint(folder: Path, report: Callable[[float], None], cancel: Callable[[], bo
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = Path(argv[0])
-    gone = False
-
-    def report(fraction: float) -> None:
-        nonlocal gone
-        try:
-            print(f"progress {fraction:.4f}", flush=True)
-        except BrokenPipeError:  # the plug-in that reads these lines has ended
-            gone = True
-
     try:
-        result = paint(folder, report, lambda: gone)
+        result = paint(folder, report)
         report(1.0)
-        if gone:
-            raise Cancelled("the plug-in is gone")
         with atomic_path(folder / "result.npy") as temporary:
             np.save(temporary, result, allow_pickle=False)
-    except Cancelled:
+    except (Cancelled, KeyboardInterrupt):  # KeyboardInterrupt: from watch_the_plug_in
         shutil.rmtree(folder, ignore_errors=True)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush into the closed pipe at exit
         return EXIT_CANCELLED
@@ -121,5 +112,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def report(fraction: float) -> None:
+    try:
+        print(f"progress {fraction:.4f}", flush=True)
+    except BrokenPipeError:
+        raise Cancelled("the plug-in that reads the progress is gone") from None
+
+
+def watch_the_plug_in() -> None:
+    """Interrupt the main thread, wherever it is, once stdin ends: the plug-in holding it is gone."""
+
+    def watch() -> None:
+        while os.read(stdin, 4096):  # the raw descriptor: a buffered reader's lock would stall the exit
+            pass
+        _thread.interrupt_main()
+
+    stdin = sys.stdin.fileno()
+
+    threading.Thread(target=watch, name="plug-in watcher", daemon=True).start()
+
+
 if __name__ == "__main__":
+    watch_the_plug_in()
     sys.exit(main())

@@ -107,19 +107,28 @@ def test_an_unreadable_request_is_named(tmp_path, capsys):
     assert f"error the request in {folder} is incomplete or unreadable" in capsys.readouterr().out
 
 
+def start_worker(folder: Path) -> subprocess.Popen:
+    """The worker as the plug-in starts it: stdin held open, progress on stdout."""
+    return subprocess.Popen([sys.executable, "-m", "gimp_plugin.worker", str(folder)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_the_worker_runs_as_a_module_like_the_plugin_calls_it(tmp_path):
     folder = request_folder(tmp_path / "request", style="/nowhere.jpg")
-    run = subprocess.run([sys.executable, "-m", "gimp_plugin.worker", str(folder)], capture_output=True, text=True)
-    assert run.returncode == 2 and run.stdout.strip().endswith("error style /nowhere.jpg does not exist")
+    run = start_worker(folder)
+    output = run.stdout.read()
+    assert run.wait(timeout=120) == 2 and output.strip().endswith("error style /nowhere.jpg does not exist")
+    run.stdin.close()
 
 
-def test_the_worker_stops_and_cleans_up_when_the_plugin_is_gone(tmp_path):
-    """GIMP's Cancel kills the plug-in: the worker finds its progress pipe closed at the next step."""
+@pytest.mark.parametrize("pipe", ["stdin", "stdout"])
+def test_the_worker_stops_and_cleans_up_when_the_plugin_is_gone(tmp_path, pipe):
+    """GIMP's Cancel kills the plug-in, which ends the worker's stdin and its progress pipe: either
+    stops the worker mid-run, writing nothing and removing its folder."""
     folder = request_folder(tmp_path / "request", steps=5000)
-    run = subprocess.Popen([sys.executable, "-m", "gimp_plugin.worker", str(folder)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    run = start_worker(folder)
     assert run.stdout.readline().startswith("progress ")
-    run.stdout.close()
+    getattr(run, pipe).close()
     code = run.wait(timeout=120)
     errors = run.stderr.read()
     assert code == worker.EXIT_CANCELLED, errors

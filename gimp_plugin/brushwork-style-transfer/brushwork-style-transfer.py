@@ -95,8 +95,9 @@ def _stylize(folder, request, progress):
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("PYTHONPATH", "PYTHONHOME", "GI_TYPELIB_PATH")}
     with open(folder / "worker.log", "w+") as log:  # a file, not a pipe: a chatty worker cannot block
+        # stdin: held open, never written; it ends when this process does, which tells the worker to stop
         worker = subprocess.Popen([_worker_python(), "-m", "gimp_plugin.worker", str(folder)],
-                                  stdout=subprocess.PIPE, stderr=log, text=True, env=environment)
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=environment)
         reason = ""
         for line in worker.stdout:
             kind, _, rest = line.strip().partition(" ")
