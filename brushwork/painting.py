@@ -79,6 +79,7 @@ def request(
     color: str = "none",
     steps: int = DEFAULT_STEPS,
     seed: int = 0,
+    watermark: bool = True,
     device: str = "auto",
     progress: Callable[[api.Progress], None] | None = None,
 ) -> api.StyleRequest:
@@ -88,7 +89,7 @@ def request(
     fields = Fields(
         method=method, styles=[as_picture(s, "style").rgb for s in _many(style)], models=_many(model),
         style_weights=style_weights, masks=[as_mask(m, size_hw) for m in _many(mask)], strength=strength,
-        size=size, tile=tile, color=color, steps=steps, seed=seed,
+        size=size, tile=tile, color=color, steps=steps, seed=seed, watermark=watermark,
     )
     return build(content, fields, device=device, progress=progress)
 
@@ -114,6 +115,7 @@ def stylize(photo: Picture, style: Picture | Sequence[Picture] | None = None, *,
     * ``tile``: ``auto`` (default), ``off`` or a tile side in pixels, for large images;
     * ``color``: ``none``, or keep the photo's colours: ``luminance``, ``histogram``, ``reinhard``, ``linear``;
     * ``steps``, ``seed``: Gram optimisation's steps (default 200) and noise seed;
+    * ``watermark``: brushwork's invisible mark on the result (default True; ``brushwork verify``);
     * ``progress``: called with :class:`plugin_core.api.Progress` (a fraction of the job) as it goes;
     * ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
 

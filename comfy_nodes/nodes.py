@@ -116,7 +116,7 @@ def load_style_model(model_name: str) -> host.HostModel:
 
 
 def style_transfer(image, model, strength, size, color, style_weights, style=None, mask=None, regions=None, tile=0,
-                   temporal="off") -> torch.Tensor:
+                   temporal="off", watermark=True) -> torch.Tensor:
     """Style Transfer (AdaIN / fast): one pass with an AdaIN decoder or a fast model."""
     loaded = host.ready(model)
     if loaded.family not in ("adain", "fast"):
@@ -125,13 +125,13 @@ def style_transfer(image, model, strength, size, color, style_weights, style=Non
 
     def request(frame_image, frame):
         wanted = plan.fields(loaded.family, frame, models=[loaded], strength=strength, size=size, tile=tile,
-                             color=color)
+                             color=color, watermark=watermark)
         return build(frame_image, wanted, plan.more_regions(frame), device=str(host.device()))
 
     return _run(image, request, temporal)
 
 
-def feedforward(image, model, strength, size, color, mask=None, tile=0, temporal="off") -> torch.Tensor:
+def feedforward(image, model, strength, size, color, mask=None, tile=0, temporal="off", watermark=True) -> torch.Tensor:
     """Style Transfer (Feed-forward): a trained feed-forward style."""
     loaded = host.ready(model)
     if loaded.family != "feedforward":
@@ -141,14 +141,14 @@ def feedforward(image, model, strength, size, color, mask=None, tile=0, temporal
     def request(frame_image, frame):
         mask = frame_mask(masks, frame)
         wanted = Fields(method="feedforward", models=[loaded], masks=[] if mask is None else [mask],
-                        strength=strength, size=size, tile=tile, color=color)
+                        strength=strength, size=size, tile=tile, color=color, watermark=watermark)
         return build(frame_image, wanted, device=str(host.device()))
 
     return _run(image, request, temporal)
 
 
 def neural_style(image, steps, size, strength, tv_weight, optimizer, init, seed, color, style_weights, style=None,
-                 mask=None, regions=None, tile=0) -> torch.Tensor:
+                 mask=None, regions=None, tile=0, watermark=True) -> torch.Tensor:
     """Neural Style (Gram optimisation), with previews every few steps."""
     plan = _plan(style, style_weights, mask, regions, tuple(image.shape[1:3]))
     vgg = host.gram_network()
@@ -157,7 +157,7 @@ def neural_style(image, steps, size, strength, tv_weight, optimizer, init, seed,
         settings = GatysSettings(tv_weight=tv_weight, optimizer=optimizer, init=init,
                                  preview_every=GRAM_PREVIEW_EVERY)
         wanted = plan.fields("gatys", frame, strength=strength, size=size, tile=tile, steps=steps, seed=seed,
-                             color=color)
+                             color=color, watermark=watermark)
         return build(frame_image, wanted, plan.more_regions(frame), gatys=settings, loss_network=vgg,
                      device=str(host.device()))
 

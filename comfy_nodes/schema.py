@@ -70,6 +70,10 @@ def temporal() -> io.Combo.Input:
                                   "optical flow (no flicker)")
 
 
+def watermark() -> io.Boolean.Input:
+    return io.Boolean.Input("watermark", default=True, optional=True, tooltip=HELP["watermark"])
+
+
 def declare(node_id: str, display_name: str, description: str, inputs, outputs: list[io.Output], run) -> type:
     """A node: its schema (``inputs()`` read afresh each time ComfyUI asks, so the model list is
     current) and ``execute``, which hands the input values by name to ``run``."""
@@ -104,7 +108,7 @@ NODES = [
         lambda: [
             photo(), Model.Input("model", tooltip="an AdaIN decoder or a fast model from Load Style Model"),
             strength("adain"), size(), color(), style_weights(),
-            styles(), mask(), regions(), tile(), temporal(),
+            styles(), mask(), regions(), tile(), temporal(), watermark(),
         ],
         [io.Image.Output()], nodes.style_transfer,
     ),
@@ -114,7 +118,7 @@ NODES = [
         lambda: [
             photo(), Model.Input("model", tooltip="a feed-forward style from Load Style Model"),
             strength("feedforward"), size(), color(),
-            mask(), tile(), temporal(),
+            mask(), tile(), temporal(), watermark(),
         ],
         [io.Image.Output()], nodes.feedforward,
     ),
@@ -134,7 +138,7 @@ NODES = [
                            tooltip="the image the optimisation starts from"),
             io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="seed of the noise init"),
             color(), style_weights(),
-            styles(), mask(), regions(), tile(),
+            styles(), mask(), regions(), tile(), watermark(),
         ],
         [io.Image.Output()], nodes.neural_style,
     ),

@@ -1,7 +1,7 @@
 """The brushwork side of the GIMP filter: ``python -m gimp_plugin.worker FOLDER``.
 
-The plug-in leaves in FOLDER ``request.json`` (method, model, strength, color, size, tile, steps and
-the style image's path), ``content.npy`` (float32 ``[h, w, c]``: grey, grey + alpha, RGB or RGBA,
+The plug-in leaves in FOLDER ``request.json`` (method, model, strength, color, size, tile, steps,
+watermark and the style image's path), ``content.npy`` (float32 ``[h, w, c]``: grey, grey + alpha, RGB or RGBA,
 0..1), optionally ``mask.npy`` (the selection, ``[h, w]``) and ``style.npy`` (a layer as the style).
 The worker writes ``result.npy``, the same shape, atomically: the painting scaled back to the layer's
 size, blended by the mask (pixels outside it come back exactly as they were), alpha kept. It
@@ -63,7 +63,7 @@ def fields(folder: Path, request: dict) -> Fields:
     return Fields(
         method=method, styles=styles, models=[model] if model else [], strength=request.get("strength"),
         color=request.get("color", "none"), size=request.get("size", DEFAULT_SIZE), tile=request.get("tile", "auto"),
-        steps=request.get("steps", DEFAULT_STEPS),
+        steps=request.get("steps", DEFAULT_STEPS), watermark=request.get("watermark", True),
     )
 
 

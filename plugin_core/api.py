@@ -27,9 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from . import gram_tiles, onnx_backend, tiling
+from . import gram_tiles, onnx_backend, tiling, watermark
 from .color import LINEAR_MODES, luminance, match_luminance, transfer_color
 from .devices import resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
@@ -71,6 +72,8 @@ class StyleRequest:
     per device): a host whose memory manager moves models passes the one it manages.
     ``within_memory_plan``: refuse ``tile`` ``off`` where the automatic plan would tile, so that a client
     of a server cannot make it take more memory than it allows itself.
+    ``watermark``: add brushwork's invisible mark (:mod:`plugin_core.watermark`) to the result, last;
+    ``watermark_serial`` goes in it (a service's account number; 0: none).
     """
 
     content: torch.Tensor
@@ -93,6 +96,8 @@ class StyleRequest:
     gatys: gatys.GatysSettings = field(default_factory=gatys.GatysSettings)
     loss_network: VGG19 | None = None
     within_memory_plan: bool = False
+    watermark: bool = True
+    watermark_serial: int = 0
     progress: Callable[[Progress], None] | None = None
     cancel: Callable[[], bool] | None = None
 
@@ -137,6 +142,9 @@ def _validate(request: StyleRequest) -> None:
         if request.method == "gatys":
             raise RequestError("the onnx backend runs the one-pass methods (adain, fast, feedforward), not gatys")
         onnx_backend.check_installed()
+    if not 0 <= request.watermark_serial < 2**watermark.WORD_BITS:
+        raise RequestError(f"the watermark's serial must be between 0 and {2**watermark.WORD_BITS - 1}, "
+                           f"got {request.watermark_serial}")
     if request.steps < 1:
         raise RequestError(f"steps must be at least 1, got {request.steps}")
     if not request.regions:
@@ -352,7 +360,14 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     output = torch.cat(frames)
     if not torch.isfinite(output).all():
         raise ResultError("the result has NaN or infinite pixels; try a lower strength or another optimiser")
-    return output.cpu()
+    return marked(output.cpu(), request.watermark_serial) if request.watermark else output.cpu()
+
+
+def marked(images: torch.Tensor, serial: int = 0) -> torch.Tensor:
+    """``images`` ``[B,3,H,W]`` (on the CPU), each frame with brushwork's mark carrying ``serial``."""
+    payload = watermark.brushwork_payload(serial)
+    planes = images.float().numpy()
+    return torch.from_numpy(np.stack([watermark.embed(frame, payload) for frame in planes])).to(images.dtype)
 
 
 __all__ = [

@@ -15,7 +15,9 @@ written here once:
   0 for the input's own;
 * ``tile``: ``auto`` (tiles when free memory calls for it; also 0, as the numeric fields of ComfyUI
   and GIMP have always said it), ``off`` (never), or a tile side in pixels;
-* ``steps``: the Gram method's steps over all scales, :data:`DEFAULT_STEPS` unless given.
+* ``steps``: the Gram method's steps over all scales, :data:`DEFAULT_STEPS` unless given;
+* ``watermark``: brushwork's invisible mark on the result, on unless a door turns it off (the REST
+  service never does).
 
 :data:`HELP` holds the words every door shows for these fields, so a tooltip and a ``--help``
 line say the same thing.
@@ -49,6 +51,8 @@ HELP = {
              "histogram matching, reinhard (mean/std) or a linear map",
     "steps": f"Gram optimisation steps over all scales (default {DEFAULT_STEPS})",
     "style_weights": "one weight per style image (default 1 each): several styles are mixed",
+    "watermark": "add brushwork's invisible mark, which says the image was made by brushwork and survives "
+                 "re-saving, resizing and cropping (default on; `brushwork verify` reads it)",
 }
 
 
@@ -70,6 +74,7 @@ class Fields:
     seed: int = 0
     style_size: int | None = None
     feather: float = 0.0
+    watermark: bool = True
 
 
 def tile_label(value: str | int | None) -> str | int:
@@ -119,7 +124,8 @@ def method_styles(fields: Fields) -> list[Style]:
 def build(content: torch.Tensor, fields: Fields, more_regions: Sequence[Region] = (), **options) -> api.StyleRequest:
     """The core's request for ``content`` ``[B,3,H,W]`` and ``fields``; ``more_regions`` follow the
     fields' own (ComfyUI's region chains); ``options`` are how to run it, not what to paint
-    (``device``, ``precision``, ``backend``, ``gatys``, ``loss_network``, ``progress``, ``cancel``)."""
+    (``device``, ``precision``, ``backend``, ``gatys``, ``loss_network``, ``progress``, ``cancel``, and
+    a service's ``watermark_serial``)."""
     model = method_model(fields)
     own = fields.styles or fields.method == "feedforward" or not more_regions
     regions = [*(assign(method_styles(fields), list(fields.masks)) if own else []), *more_regions]
@@ -128,5 +134,6 @@ def build(content: torch.Tensor, fields: Fields, more_regions: Sequence[Region] 
     return api.StyleRequest(
         content, regions, method=fields.method, strength=fields.strength, model=model, color=fields.color,
         color_when=fields.color_when, size=fields.size or None, style_size=fields.style_size,
-        tile=tile_label(fields.tile), steps=fields.steps, seed=fields.seed, feather=fields.feather, **options,
+        tile=tile_label(fields.tile), steps=fields.steps, seed=fields.seed, feather=fields.feather,
+        watermark=fields.watermark, **options,
     )

@@ -83,6 +83,7 @@ class Painter:
             strength=None if blank(self._value(row, "strength")) else float(self._value(row, "strength")),
             color=self._value(row, "color") or "none", size=int(self._value(row, "size")),
             tile=self.defaults.get("tile", "auto"), steps=int(self.defaults["steps"]),
+            watermark=self.defaults.get("watermark", True),
         )
         return build(content, wanted, precision=self.defaults.get("precision", "auto"),
                      device=self.defaults.get("device", "auto"))
@@ -97,5 +98,6 @@ class Painter:
         alpha = None if content.alpha is None else resize(content.alpha, tuple(painted.shape[-2:]))
         parameters = {"content": Path(row["content"]).name, "method": request.method,
                       "model": ";".join(map(str, cell_list(self._value(row, "model")))) or None,
-                      "styles": [Path(path).name for path in cell_list(self._value(row, "style"))]}
+                      "styles": [Path(path).name for path in cell_list(self._value(row, "style"))],
+                      "watermark": request.watermark}
         return save_image(output, painted, alpha, parameters)

@@ -9,11 +9,11 @@ import warnings
 from plugin_core import __version__
 from plugin_core.errors import BrushworkError
 
-from . import batch, export, gimp, models, serve, stylize, train, video
+from . import batch, export, gimp, models, serve, stylize, train, verify, video
 
 COMMANDS = {
     "stylize": stylize, "video": video, "batch": batch, "serve": serve, "models": models, "train": train,
-    "export": export, "gimp": gimp,
+    "export": export, "gimp": gimp, "verify": verify,
 }
 EXIT_BAD_INPUT = 2
 

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     defaults = {"method": args.method, "style": ";".join(str(p.resolve()) for p in args.style),
                 "model": ";".join(args.model), "style_weight": ";".join(map(str, args.style_weight)),
                 "strength": args.strength, "color": args.color, "size": args.size, "tile": args.tile,
-                "steps": args.steps, "precision": args.precision, "device": args.device}
+                "steps": args.steps, "precision": args.precision, "device": args.device,
+                "watermark": args.watermark == "on"}
     engine = args.engine
     if engine == "auto":
         engine = "ray" if engines.ray_installed() else "local"

@@ -17,6 +17,8 @@ from plugin_core.masks import load_mask
 from plugin_core.methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, HELP, Fields, build, tile_label, tile_side
 
+SWITCH = ("on", "off")
+
 
 def tile(text: str) -> str:
     """``--tile``: checked as the core reads it (auto, off or a side in pixels), kept as given."""
@@ -56,6 +58,7 @@ def add_field_options(parser: argparse.ArgumentParser, size: int = DEFAULT_SIZE)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="number format of the networks, VGG19 included for gatys (auto: bfloat16 where native)")
+    parser.add_argument("--watermark", default="on", choices=SWITCH, help=HELP["watermark"])
 
 
 def add_painting_options(parser: argparse.ArgumentParser, size: int = DEFAULT_SIZE) -> None:
@@ -101,6 +104,7 @@ def fields(args: argparse.Namespace, masks: list) -> Fields:
         method=args.method, styles=styles, models=args.model, style_weights=args.style_weight, masks=masks,
         strength=args.strength, size=args.size, tile=args.tile, color=args.color, color_when=args.color_when,
         steps=args.steps, seed=args.seed, style_size=args.style_size, feather=args.feather,
+        watermark=args.watermark == "on",
     )
 
 
@@ -127,7 +131,7 @@ def parameters(args: argparse.Namespace, content: Path) -> dict:
         "content": content.name, "method": args.method, "size": args.size, "tile": tile_label(args.tile),
         "strength": api.DEFAULT_STRENGTH[args.method] if args.strength is None else args.strength,
         "style_weights": args.style_weight, "masks": [p.name for p in args.mask], "color": args.color,
-        "color_when": args.color_when,
+        "color_when": args.color_when, "watermark": args.watermark == "on",
     }
     if args.method == "feedforward":
         return parameters | {"models": args.model, "precision": args.precision, "backend": args.backend}

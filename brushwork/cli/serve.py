@@ -43,6 +43,8 @@ def add_parser(commands) -> None:
     s.add_argument("--job-workers", type=int, default=1,
                    help="threads running jobs (default 1; 0: take jobs, and leave them to other servers)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    s.add_argument("--watermark-serials", action="store_true",
+                   help="put the caller's key id (its low 16 bits) in every result's invisible mark")
     limits = s.add_argument_group("limits")
     limits.add_argument("--max-request-mb", type=float, default=50, help="request body (default 50)")
     limits.add_argument("--max-megapixels", type=float, default=40, help="per uploaded image (default 40)")
@@ -82,7 +84,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
     data = {} if args.data is None else {"data": args.data}
     return Settings(database_url=args.database_url, workers=args.workers, job_workers=args.job_workers,
-                    device=args.device, limits=limits, lease_seconds=args.lease_seconds, **data)
+                    device=args.device, limits=limits, lease_seconds=args.lease_seconds,
+                    watermark_serials=args.watermark_serials, **data)
 
 
 def _keys(args: argparse.Namespace, store) -> int:

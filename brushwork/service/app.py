@@ -2,6 +2,7 @@
 
 import asyncio
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -68,7 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         method = order.fields["method"]
         if method not in ONE_PASS:
             raise ApiError(400, "use_jobs", f"{method} optimises for minutes: POST the same form to /v1/jobs")
-        painted = await app.state.pool.run(paint, order, limits, settings.device)
+        painted = await app.state.pool.run(partial(paint, serial=settings.serial(caller.key_id)), order, limits,
+                                           settings.device)
         await run_in_threadpool(store.count, caller.key_id, method, painted.megapixels, painted.seconds)
         metrics.images.labels(method).inc()
         return Response(painted.data, media_type=painted.media_type, headers={

@@ -81,7 +81,8 @@ class JobRunner:
 
         try:
             order = Order(job.fields, self.store.uploads(job.id))
-            painted = paint(order, self.settings.limits, self.settings.device, progress, cancel)
+            painted = paint(order, self.settings.limits, self.settings.device, progress, cancel,
+                            self.settings.serial(job.key_id))
             self.store.finish(job.id, painted.data, painted.media_type)
             self.store.count(job.key_id, job.method, painted.megapixels, painted.seconds)
             self.metrics.images.labels(job.method).inc()

@@ -118,24 +118,26 @@ def provenance(order: Order) -> dict:
 
 def style_request(
     order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: Callable[[], bool] | None = None, serial: int = 0,
 ) -> tuple[api.StyleRequest, LoadedImage]:
     """The core's request for ``order`` (and the decoded content), every field and upload checked;
-    ``progress`` hears the fraction done, ``cancel`` may stop a long run."""
+    ``progress`` hears the fraction done, ``cancel`` may stop a long run; the result is always
+    marked, with ``serial`` in the mark."""
     content, wanted = decode(order, limits)
     report = None if progress is None else (lambda p: progress(p.fraction))
-    request = build(content.rgb, wanted, device=device, progress=report, cancel=cancel, within_memory_plan=True)
+    request = build(content.rgb, wanted, device=device, progress=report, cancel=cancel, within_memory_plan=True,
+                    watermark_serial=serial)
     api.check(request)
     return request, content
 
 
 def paint(
     order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: Callable[[], bool] | None = None, serial: int = 0,
 ) -> Painted:
     """Paint ``order`` (:func:`style_request`) and encode it in the asked format."""
     start = time.perf_counter()
-    request, content = style_request(order, limits, device, progress, cancel)
+    request, content = style_request(order, limits, device, progress, cancel, serial)
     result = api.stylize(request)
     pil_format, media_type = FORMATS[order.fields["format"]]
     alpha = None if content.alpha is None or pil_format == "JPEG" else resize(content.alpha, result.shape[-2:])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plugin_core.watermark import WORD_BITS
+
 DEFAULT_PORT = 8000
 
 
@@ -36,7 +38,8 @@ class Settings:
     """``database_url`` None: SQLite in ``data/brushwork.sqlite3``. ``workers`` paint one-pass
     requests, ``job_workers`` run jobs; each is a thread that holds the device while it paints.
     A running job whose heartbeat is older than ``lease_seconds`` belonged to a server that died:
-    it is queued again."""
+    it is queued again. Every result carries brushwork's invisible mark; ``watermark_serials`` puts
+    the caller's key id in it too (its low 16 bits), so a result found elsewhere can be traced."""
 
     data: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "brushwork-serve")
     database_url: str | None = None
@@ -46,6 +49,11 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 1.0
+    watermark_serials: bool = False
+
+    def serial(self, key_id: int) -> int:
+        """The serial the mark of ``key_id``'s results carries (0: none)."""
+        return key_id % 2**WORD_BITS if self.watermark_serials else 0
 
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.data / 'brushwork.sqlite3'}"

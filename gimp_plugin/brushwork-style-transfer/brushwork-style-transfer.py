@@ -165,6 +165,7 @@ def run(procedure, run_mode, image, drawables, config, data):
             "method": method, "model": config.get_property("model"), "strength": config.get_property("strength"),
             "color": config.get_property("color"), "size": config.get_property("size"),
             "tile": config.get_property("tile"), "steps": config.get_property("steps"),
+            "watermark": config.get_property("watermark"),
             "style": style_file.get_path() if style_file is not None and style_layer is None else None,
         }
         Gimp.progress_init("Style transfer")
@@ -231,6 +232,9 @@ class BrushworkStyleTransfer(Gimp.PlugIn):
                                        "the selection; a soft selection feathers the effect", True, flags)
         procedure.add_boolean_argument("new-layer", "Output as a _new layer", "Put the result in a new layer "
                                        "above (otherwise replace the layer's pixels)", True, flags)
+        procedure.add_boolean_argument("watermark", "In_visible watermark", "Add brushwork's invisible mark, which "
+                                       "says the image was made by brushwork and survives re-saving, resizing and "
+                                       "cropping (`brushwork verify` reads it)", True, flags)
         return procedure
 
 

@@ -69,8 +69,9 @@ def stylize_frames(
                 gatys = dataclasses.replace(request.gatys, init=init, scales=1, prior=prior)
                 request = dataclasses.replace(request, gatys=gatys)
         with statistics.over_time(history) if history is not None else nullcontext():
-            result = api.stylize(request)
+            result = api.stylize(dataclasses.replace(request, watermark=False))
         if mask is not None and request.method != "gatys":
             result = torch.lerp(result, warp(previous[1], backward), temporal_weight * mask)
-        yield result
+        # marked after the blend; the next frame warps the unmarked result
+        yield api.marked(result, request.watermark_serial) if request.watermark else result
         previous = current, result
