@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from plugin_core import watermark
 from plugin_core.color import transfer_color
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
@@ -181,3 +182,16 @@ def color_match(image, reference, method, strength, mask=None, reference_mask=No
         reference_mask=masks_in(reference_mask, tuple(colours.shape[-2:]), "reference mask"),
     )
     return image_out(torch.lerp(pixels, recoloured, strength), host.output_device())
+
+
+def verify_watermark(image) -> tuple[str, bool]:
+    """Verify Watermark: a line per image of the batch saying whether it carries brushwork's mark, and
+    whether all do."""
+    lines, marked = [], []
+    for number, frame in enumerate(image_in(image, "image").numpy(), start=1):
+        found = watermark.detect(watermark.luminance(frame))
+        marked.append(found is not None)
+        says = "no brushwork watermark" if found is None else "brushwork watermark, version {}.{}".format(
+            *found.payload.version) + (f", serial {found.payload.serial}" if found.payload.serial else "")
+        lines.append(f"image {number}: {says}")
+    return "\n".join(lines), all(marked)

@@ -86,7 +86,8 @@ def declare(node_id: str, display_name: str, description: str, inputs, outputs: 
 
         @classmethod
         def execute(cls, **values) -> io.NodeOutput:
-            return io.NodeOutput(run(**values))
+            result = run(**values)
+            return io.NodeOutput(*result) if isinstance(result, tuple) else io.NodeOutput(result)
 
     Node.__name__ = Node.__qualname__ = node_id
     return Node
@@ -169,6 +170,14 @@ NODES = [
             io.Mask.Input("reference_mask", optional=True, tooltip="where in the reference to measure its colours"),
         ],
         [io.Image.Output()], nodes.color_match,
+    ),
+    declare(
+        "BrushworkVerifyWatermark", "Verify Watermark",
+        "Read brushwork's invisible watermark: which images of the batch carry it, and what it says. It survives "
+        "re-saving, resizing and cropping; it is not proof against a determined forger.",
+        lambda: [io.Image.Input("image", tooltip="the images to read (a batch: each is read)")],
+        [io.String.Output(display_name="report"), io.Boolean.Output(display_name="all marked")],
+        nodes.verify_watermark,
     ),
 ]
 

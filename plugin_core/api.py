@@ -319,7 +319,7 @@ def stylize(request: StyleRequest) -> torch.Tensor:
     Colour preservation ``before`` recolours the styles to the content (``luminance``: the whole
     transfer runs on luminance); ``after`` recolours the result to the content (``luminance``: the
     result's luminance with the content's chroma). Where no region's mask applies, the output is
-    the content.
+    the content (with the mark, unless ``watermark`` is off).
     """
     _validate(request)
     device = resolve_device(request.device)

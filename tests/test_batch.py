@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from brushwork.cli import main
+from plugin_core import provenance
 
 from .conftest import EXAMPLES
 
@@ -108,6 +109,7 @@ def test_a_killed_run_resumes_without_redoing_work_or_leaving_partial_files(tmp_
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert f"{8 - len(finished)} done, {len(finished)} skipped, 0 failed" in again.stdout
+    assert all(provenance.inspect(path).mark is not None for path in finished)
     everything = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert everything == sorted([*(f"b/{i}.png" for i in (1, 3, 5, 7)), *(f"{i}.png" for i in (0, 2, 4, 6)),
                                  "results.csv"])
@@ -133,3 +135,11 @@ def test_a_parquet_manifest_and_results(tmp_path):
     assert [row["status"] for row in results] == ["done", "done"]
     assert Image.open(tmp_path / "out" / "a.png").size == (64, 32)
     assert Image.open(tmp_path / "out" / "b.png").size == (80, 40)
+
+
+def test_watermark_off_leaves_the_mark_out(tmp_path):
+    (tmp_path / "in").mkdir()
+    shutil.copy(EXAMPLES / "photo.jpg", tmp_path / "in" / "photo.jpg")
+    assert main(["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--method", "fast", "--style",
+                 str(EXAMPLES / "painting.jpg"), "--size", "384", "--engine", "local", "--watermark", "off", "-q"]) == 0
+    assert provenance.inspect(tmp_path / "out" / "photo.png").mark is None

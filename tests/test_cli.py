@@ -222,3 +222,23 @@ def test_tile_and_native_size_are_taken_and_recorded(workdir, capsys):
     with pytest.raises(SystemExit):
         main(["stylize", str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), "--tile", "big"])
     assert "tile must be auto, off or a number" in capsys.readouterr().err
+
+
+def test_verify_reads_the_mark_stylize_adds_unless_told_not_to(workdir, capsys):
+    """``brushwork verify``: 0 when every file is marked, 1 when one is not, 2 when one is not an image;
+    ``--json`` for machines. ``--watermark off`` leaves the mark out, and the file says so."""
+    marked, plain = workdir / "marked.jpg", workdir / "plain.png"
+    one_pass = [str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), "--method", "fast", "-q"]
+    assert main(["stylize", *one_pass, "-o", str(marked)]) == 0
+    assert main(["stylize", *one_pass, "-o", str(plain), "--watermark", "off"]) == 0
+    assert json.loads(Image.open(plain).text["brushwork"])["watermark"] is False
+    capsys.readouterr()
+    assert main(["verify", str(marked)]) == 0
+    assert capsys.readouterr().out.startswith(f"{marked}: brushwork watermark (version ")
+    assert main(["verify", str(marked), str(plain)]) == 1
+    assert f"{plain}: no brushwork watermark; metadata: brushwork" in capsys.readouterr().out
+    assert main(["verify", str(marked), str(workdir / "missing.png"), str(plain), "--json"]) == 2
+    first, missing, last = json.loads(capsys.readouterr().out)
+    assert first["watermark"]["serial"] == 0 and first["metadata"]["parameters"]["method"] == "fast"
+    assert missing == {"file": str(workdir / "missing.png"), "error": f"image {workdir / 'missing.png'} does not exist"}
+    assert last["watermark"] is None and last["metadata"]["ai_generated"]

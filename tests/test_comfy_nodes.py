@@ -16,15 +16,16 @@ from comfy_nodes.nodes import (
     neural_style,
     style_regions,
     style_transfer,
+    verify_watermark,
 )
-from plugin_core import registry
+from plugin_core import __version__, api, registry
 from plugin_core.color import rgb_to_yiq
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.image import resize
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet
 from plugin_core.tensor_files import write_tensors
 
-from .conftest import ROOT
+from .conftest import ROOT, example
 from .weights import brushwork_decoder, fast_neural_style_state
 
 
@@ -169,3 +170,11 @@ def test_example_workflows_match_the_nodes_and_the_tested_workflows(path):
     for node in graph["nodes"]:
         settings = [v for v in prompt[str(node["id"])]["inputs"].values() if not isinstance(v, list)]
         assert all(value in node["widgets_values"] for value in settings), node["type"]
+
+
+def test_verify_watermark_reads_each_image_of_the_batch():
+    photo, version = example("photo.jpg", 512), ".".join(__version__.split(".")[:2])
+    report, all_marked = verify_watermark(comfy(torch.cat([api.marked(photo, serial=7), photo])))
+    assert report == f"image 1: brushwork watermark, version {version}, serial 7\nimage 2: no brushwork watermark"
+    assert all_marked is False
+    assert verify_watermark(comfy(api.marked(photo))) == (f"image 1: brushwork watermark, version {version}", True)

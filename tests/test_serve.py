@@ -87,6 +87,29 @@ def test_a_photo_painted_with_its_provenance_in_each_format(client):
     assert json.loads(png.info["brushwork"])["method"] == "fast" and "AI-generated" in png.info
 
 
+def test_every_result_carries_the_mark_that_verify_reads(client):
+    painted = client.post("/v1/stylize", files=files(), data={"size": "256", "format": "jpeg"})
+    assert painted.status_code == 200, painted.text
+    read = client.post("/v1/verify", files=[("image", ("painted.jpg", painted.content, "image/jpeg")),
+                                            ("image", ("photo.png", PHOTO, "image/png"))])
+    assert read.status_code == 200, read.text
+    marked, unmarked = read.json()["results"]
+    assert marked["file"] == "painted.jpg" and marked["watermark"]["serial"] == 0
+    assert marked["metadata"]["software"].startswith("brushwork") and marked["metadata"]["ai_generated"]
+    assert unmarked == {"file": "photo.png", "watermark": None, "metadata": None}
+    _error(client.post("/v1/verify", files=[("image", ("broken.png", b"nope", "image/png"))]), 400,
+           "invalid_image", "'broken.png'")
+
+
+def test_a_server_may_put_the_callers_key_in_the_mark(tmp_path):
+    store = Store(Settings(data=tmp_path).url())
+    key = store.add_key("shop")
+    with Server(tmp_path, "--watermark-serials") as running, running.client(key) as shop:
+        painted = shop.post("/v1/stylize", files=files(), data={"size": "256"})
+        read = shop.post("/v1/verify", files=[("image", ("painted.png", painted.content, "image/png"))])
+    assert read.json()["results"][0]["watermark"]["serial"] == store.key(key).id > 0
+
+
 def test_odd_file_names_are_names_only(client):
     for name, shown in (("../../etc/passwd", "passwd"), ("C:\\Users\\me\\фото 🎨.png", "фото 🎨.png")):
         response = client.post("/v1/stylize", files=files(name=name), data={"size": "64"})

@@ -6,18 +6,22 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import numpy as np
 import pytest
 import torch
 
 from bench.evaluate import score
 from brushwork.cli import main
-from plugin_core import api
+from plugin_core import api, watermark
 from plugin_core.image import save_image
 from plugin_core.video.flow import FlowEstimator, trusted, warping_error
 from plugin_core.video.frames import stylize_frames
 
 from . import clips
 from .conftest import EXAMPLES, example
+
+MARKED_SIZE = (256, 512)
+"""Frames large enough to hold the watermark (the test clips' own 96x192 are not)."""
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +96,19 @@ def test_the_command_keeps_frames_rate_timestamps_size_and_audio(tmp_path, capsy
     assert "wrote" in capsys.readouterr().out
     made, original = _decoded(tmp_path / "out.mp4"), _decoded(source)
     assert made == original and made["audio"] == ["aac"] and made["rate"] == 12
+
+
+@pytest.mark.parametrize("switch, marked", [("on", True), ("off", False)])
+def test_every_frame_of_a_clip_carries_the_mark_unless_told_not_to(tmp_path, switch, marked):
+    source = clips.write(tmp_path / "pan.mp4", clips.pan(frames=3, size=MARKED_SIZE), audio=False)
+    assert main(["video", str(source), "--method", "fast", "--style", str(EXAMPLES / "painting.jpg"),
+                 "-o", str(tmp_path / "out.mp4"), "--size", "0", "--watermark", switch, "-q"]) == 0
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == 3
+    for frame in frames:
+        found = watermark.detect(watermark.luminance(frame.transpose(2, 0, 1).astype(np.float32) / 255))
+        assert (found is not None) == marked
 
 
 def test_a_variable_frame_rate_keeps_its_timestamps(tmp_path):

@@ -1,18 +1,19 @@
 """The routes: ``/v1`` (a key's work), ``/healthz``, ``/readyz``, ``/metrics``; ``/docs`` is FastAPI's."""
 
 import asyncio
+import io
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated
 
 import anyio
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, File, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from plugin_core import __version__
+from plugin_core import __version__, provenance
 
 from . import errors
 from .access import Access, Caller
@@ -116,6 +117,19 @@ def create_app(settings: Settings) -> FastAPI:
     def job_cancel(job_id: str, caller: CallerDep) -> dict:
         owned(job_id, caller)
         return {"id": job_id, "state": store.cancel(job_id)}
+
+    @app.post("/v1/verify", dependencies=[Depends(multipart_only)],
+              summary="read brushwork's invisible watermark and metadata from images (not billed)")
+    async def verify(_caller: CallerDep, image: Annotated[list[UploadFile], File(
+            description="an image to read (repeatable)")]) -> dict:
+        results = []
+        for upload in image:
+            data, name = await upload.read(), upload.filename or "image"
+            findings = await anyio.to_thread.run_sync(
+                partial(provenance.inspect, io.BytesIO(data), f"image {name!r}", limits.pixels),
+                limiter=app.state.checks)
+            results.append({"file": name, **findings.as_dict()})
+        return {"results": results}
 
     @app.get("/v1/models", summary="the models this server paints with")
     def models(_caller: CallerDep) -> dict:

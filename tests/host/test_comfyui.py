@@ -30,7 +30,7 @@ import pytest
 import torch
 from PIL import Image
 
-from plugin_core import api
+from plugin_core import api, provenance
 from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, tile_label
 from plugin_core.video.flow import warping_error
 
@@ -45,13 +45,17 @@ EDITOR_WORKFLOWS = ROOT / "example_workflows"
 DECLARED = {  # node ID: (required inputs, optional inputs) in order, as saved workflows hold them: never to change
     "BrushworkLoadStyleModel": (["model_name"], []),
     "BrushworkStyleTransferAdaIN": (["image", "model", "strength", "size", "color", "style_weights"],
-                                    ["style", "mask", "regions", "tile", "temporal"]),
-    "BrushworkStyleTransferFeedForward": (["image", "model", "strength", "size", "color"], ["mask", "tile", "temporal"]),
+                                    ["style", "mask", "regions", "tile", "temporal", "watermark"]),
+    "BrushworkStyleTransferFeedForward": (["image", "model", "strength", "size", "color"],
+                                          ["mask", "tile", "temporal", "watermark"]),
     "BrushworkNeuralStyle": (["image", "steps", "size", "strength", "tv_weight", "optimizer", "init", "seed", "color",
-                              "style_weights"], ["style", "mask", "regions", "tile"]),
+                              "style_weights"], ["style", "mask", "regions", "tile", "watermark"]),
     "BrushworkStyleRegions": (["style", "mask", "weight"], ["regions"]),
     "BrushworkColorMatch": (["image", "reference", "method", "strength"], ["mask", "reference_mask"]),
+    "BrushworkVerifyWatermark": (["image"], []),
 }
+ADDED_SINCE_SAVED = {"watermark": True}
+"""Inputs appended after the example workflows were saved, with the values the editor gives them."""
 INPUTS = ("photo.jpg", "painting.jpg", "painting2.jpg", "sky_mask.png", "land_mask.png")
 PHOTO_SIZE = (720, 360)
 EXPECTED = {  # workflow: (images, their size)
@@ -187,8 +191,13 @@ def test_the_editors_workflows_keep_their_values_in_place(comfyui, name):
     info = _get(f"{url}/object_info")
     made = comfy_workflows.to_graph(json.loads((WORKFLOWS / f"{name}.json").read_text()), info)
     saved = json.loads((EDITOR_WORKFLOWS / f"{name}.json").read_text())
+
+    def appended(node_type: str) -> list:
+        declared = info[node_type]["input_order"].get("optional", [])
+        return [ADDED_SINCE_SAVED[input] for input in declared if input in ADDED_SINCE_SAVED]
+
     assert {node["id"]: (node["type"], node["widgets_values"]) for node in made["nodes"]} == {
-        node["id"]: (node["type"], node["widgets_values"]) for node in saved["nodes"]}
+        node["id"]: (node["type"], node["widgets_values"] + appended(node["type"])) for node in saved["nodes"]}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -205,6 +214,7 @@ def test_example_workflow_runs(comfyui, name):
         assert result.size == size
         difference = np.abs(np.asarray(result, float) - np.asarray(photo, float)).mean()
         assert difference > 10, f"{image['filename']} is hardly stylized ({difference:.1f} levels)"
+        assert provenance.inspect(output / image["subfolder"] / image["filename"]).mark is not None, image
 
 
 def test_a_clip_comes_out_painted_and_steady(comfyui):

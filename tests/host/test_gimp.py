@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from brushwork.cli import main
+from plugin_core import watermark
 
 from ..conftest import EXAMPLES, ROOT
 from ..scripts import training_data
@@ -356,6 +357,12 @@ def test_tiles_paint_like_the_whole_image(run):
     assert whole.shape == tiled.shape == (360, 720, 4)
     difference = np.abs(whole - tiled)[..., :3].mean()
     assert 0 < difference < 0.03, f"tiles of {TILE} px differ by {difference:.4f} from the whole image"
+
+
+def test_the_painted_layer_carries_the_watermark(run):
+    _, work = run
+    painted = np.load(work / "tile_0.npy")[..., :3].transpose(2, 0, 1)
+    assert watermark.detect(watermark.luminance(painted)).payload == watermark.brushwork_payload()
 
 
 def test_an_indexed_image_gets_a_clear_message(run):
