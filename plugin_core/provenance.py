@@ -9,6 +9,7 @@ screenshots or uploads. Neither is proof against a determined forger.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from . import watermark
 from .image import AI_SOURCE_TYPE, open_image
 
 CREATOR = re.compile(rb"<xmp:CreatorTool>(brushwork [^<]*)</xmp:CreatorTool>")
+DESCRIPTION = re.compile(rb"<dc:description><rdf:Alt><rdf:li[^>]*>(.*?)</rdf:li>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ def inspect(source: str | Path | BinaryIO, role: str = "image", max_pixels: int 
     if not (software or "").startswith("brushwork"):
         return Findings(mark)
     ai_generated = AI_SOURCE_TYPE.encode() in xmp or "AI-generated" in pil.info
-    return Findings(mark, software, ai_generated, _parameters(pil.info.get("brushwork")))
+    description = DESCRIPTION.search(xmp)
+    written = pil.info.get("brushwork") or (html.unescape(description.group(1).decode()) if description else None)
+    return Findings(mark, software, ai_generated, _parameters(written))
 
 
 def _parameters(text: str | None) -> dict | None:

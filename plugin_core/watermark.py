@@ -9,7 +9,7 @@ over the whole image, of ``CELL`` x ``CELL`` cells. Each cell carries
 
 ``sync`` and ``sign`` fixed pseudo-random +-1, ``code`` the +-1 coded bits and ``k(c)`` the one a
 cell carries: every coded bit has its share of each tile's cells, scattered. The amplitude ``a`` is
-``MARK_RMS`` (PSNR 41 dB) where the image is busy and fades on flat areas, where a mark could show.
+``MARK_RMS`` (PSNR 40.5 dB) where the image is busy and fades on flat areas, where a mark could show.
 
 The payload is two 16-bit words, brushwork's (``MAGIC`` and the version) and a serial; each is
 coded into ``CODE_BITS`` bits by a fixed random linear code and decoded by maximum likelihood:
@@ -44,11 +44,12 @@ CODE_BITS = 36
 MAGIC = 0xB7
 """The first word's high byte: this is brushwork's mark (layout 1)."""
 SYNC_WEIGHT, DATA_WEIGHT = 0.6, 0.8
-MARK_RMS = 2.2 / 255
+MARK_RMS = 2.4 / 255
 """The mark's root mean square in 0..1 luminance at most (less on flat areas): PSNR at least
-20 log10(1 / MARK_RMS) = 41.3 dB."""
-FLAT_SPREAD, FLAT_WEIGHT = 0.01, 0.4
-"""Where the local spread of luminance is under ``FLAT_SPREAD``, the mark fades, down to ``FLAT_WEIGHT``."""
+20 log10(1 / MARK_RMS) = 40.5 dB."""
+FLAT_SPREAD, FLAT_WEIGHT, FLAT_BOOST = 0.01, 0.4, 1.5
+"""Where the local spread of luminance is under ``FLAT_SPREAD``, the mark fades, down to ``FLAT_WEIGHT``;
+a flat image's whole mark is then raised, at most ``FLAT_BOOST`` times, towards ``MARK_RMS``."""
 SIDES = range(round(0.6 * WORK_SIDE), round(1.05 * WORK_SIDE) + 1)
 """The working sides detection tries, one pixel apart: from crops down to 36 % of the area to a 5 % border."""
 MIN_PEAK_Z = 6.0
@@ -180,6 +181,10 @@ def _weight(grey: np.ndarray) -> np.ndarray:
     return np.clip(spread / FLAT_SPREAD, FLAT_WEIGHT, 1.0)
 
 
+def _rms(values: np.ndarray) -> float:
+    return max(float(np.sqrt(np.mean(np.square(values, dtype=np.float64)))), 1e-12)
+
+
 def embed(planes: np.ndarray, payload: Payload) -> np.ndarray:
     """RGB ``planes`` ``[3, h, w]`` 0..1 (float) with the mark added to their luminance, clipped to 0..1.
 
@@ -188,8 +193,8 @@ def embed(planes: np.ndarray, payload: Payload) -> np.ndarray:
     scale = min(1.0, 2 * WORK_SIDE / max(height, width))
     rows, columns = max(1, round(height * scale)), max(1, round(width * scale))
     pattern = _bilinear(tile(payload), rows, columns, WORK_SIDE / max(rows, columns), TILE)
-    pattern *= MARK_RMS / float(np.sqrt(np.mean(np.square(pattern, dtype=np.float64))))
     small = pattern * _weight(_shrink(luminance(planes), rows, columns))
+    small *= min(MARK_RMS / _rms(small), FLAT_BOOST * MARK_RMS / _rms(pattern))
     mark = _bilinear(small, height, width, rows / height).astype(planes.dtype, copy=False)
     marked = planes + mark
     return np.clip(marked, 0, 1, out=marked)

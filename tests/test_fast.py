@@ -66,7 +66,8 @@ def test_outside_the_mask_is_the_photo(net, photo, painting):
 
 def test_loading_checks_keys_and_shapes(net, tmp_path, photo, painting):
     path = write_tensors(tmp_path / "mine.safetensors", net.state_dict(), {"family": "fast"})
-    request = api.simple_request(photo, [painting], method="fast", model=path, size=None, precision="float32")
+    request = api.simple_request(photo, [painting], method="fast", model=path, size=None, precision="float32",
+                                 watermark=False)
     result = api.stylize(request)
     assert torch.allclose(result, fast.stylize(net, photo, [Region([Style(painting)])]), atol=1e-5)
     state = dict(net.state_dict())
