@@ -149,27 +149,25 @@ def _box_mean(image: np.ndarray, radius: int) -> np.ndarray:
     return box[: image.shape[0], : image.shape[1]] / size**2
 
 
-def _shrink(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``image`` resized to ``height x width`` (box filter down, bilinear up) by Pillow."""
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` resized to ``height x width`` by Pillow (box filter down, bilinear up)."""
     resampling = Image.Resampling.BOX if height < image.shape[0] else Image.Resampling.BILINEAR
-    return np.asarray(Image.fromarray(image.astype(np.float32), "F").resize((width, height), resampling))
+    return np.asarray(Image.fromarray(image.astype(np.float32, copy=False), "F").resize((width, height), resampling))
 
 
-def _bilinear(grid: np.ndarray, height: int, width: int, scale: float, period: int | None = None) -> np.ndarray:
-    """``grid`` sampled (bilinear) onto ``height x width`` pixels, ``scale`` grid pixels per pixel,
-    the grid repeated every ``period`` pixels (None: its edges extended)."""
+def _periodic(tile: np.ndarray, height: int, width: int, scale: float) -> np.ndarray:
+    """``tile`` repeated and sampled (bilinear) onto ``height x width`` pixels, ``scale`` tile pixels
+    per pixel."""
 
-    def axis(length: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def axis(length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         position = (np.arange(length) + 0.5) * scale - 0.5
         start = np.floor(position)
-        first, weight = start.astype(int), (position - start).astype(np.float32)
-        if period is not None:
-            return first % period, (first + 1) % period, weight
-        return np.clip(first, 0, size - 1), np.clip(first + 1, 0, size - 1), weight
+        first = start.astype(int)
+        return first % TILE, (first + 1) % TILE, (position - start).astype(np.float32)
 
-    rows, next_rows, row_weight = axis(height, grid.shape[0])
-    columns, next_columns, column_weight = axis(width, grid.shape[1])
-    across = grid[rows] * (1 - row_weight[:, None]) + grid[next_rows] * row_weight[:, None]
+    rows, next_rows, row_weight = axis(height)
+    columns, next_columns, column_weight = axis(width)
+    across = tile[rows] * (1 - row_weight[:, None]) + tile[next_rows] * row_weight[:, None]
     return across[:, columns] * (1 - column_weight) + across[:, next_columns] * column_weight
 
 
@@ -192,11 +190,12 @@ def embed(planes: np.ndarray, payload: Payload) -> np.ndarray:
     height, width = planes.shape[1:]
     scale = min(1.0, 2 * WORK_SIDE / max(height, width))
     rows, columns = max(1, round(height * scale)), max(1, round(width * scale))
-    pattern = _bilinear(tile(payload), rows, columns, WORK_SIDE / max(rows, columns), TILE)
-    small = pattern * _weight(_shrink(luminance(planes), rows, columns))
+    step = max(1, int(1 / (2 * scale)))  # every step-th pixel is plenty to measure the texture from
+    grey = _resize(luminance(planes[:, ::step, ::step]), rows, columns)
+    pattern = _periodic(tile(payload), rows, columns, WORK_SIDE / max(rows, columns))
+    small = pattern * _weight(grey)
     small *= min(MARK_RMS / _rms(small), FLAT_BOOST * MARK_RMS / _rms(pattern))
-    mark = _bilinear(small, height, width, rows / height).astype(planes.dtype, copy=False)
-    marked = planes + mark
+    marked = planes + _resize(small, height, width).astype(planes.dtype, copy=False)
     return np.clip(marked, 0, 1, out=marked)
 
 
@@ -211,7 +210,7 @@ def _folded_detail(grey: np.ndarray, side: int) -> np.ndarray:
     """The fine detail of ``grey`` resized to longer side ``side``, summed onto one tile."""
     height, width = grey.shape
     scale = side / max(height, width)
-    detail = _detail(_shrink(grey, max(1, round(height * scale)), max(1, round(width * scale))))
+    detail = _detail(_resize(grey, max(1, round(height * scale)), max(1, round(width * scale))))
     rows, columns = -(-detail.shape[0] // TILE) * TILE, -(-detail.shape[1] // TILE) * TILE
     padded = np.zeros((rows, columns))
     padded[: detail.shape[0], : detail.shape[1]] = detail
@@ -227,7 +226,7 @@ def detect(grey: np.ndarray) -> Detection | None:
     height, width = grey.shape
     if max(height, width) > 2 * WORK_SIDE:  # one resize of the whole image; each candidate starts here
         scale = 2 * WORK_SIDE / max(height, width)
-        grey = _shrink(grey, round(height * scale), round(width * scale))
+        grey = _resize(grey, round(height * scale), round(width * scale))
     best = None
     for side in SIDES:
         folded = _folded_detail(grey, side)
