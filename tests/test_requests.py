@@ -24,7 +24,7 @@ from brushwork.service.painting import Order, style_request
 from brushwork.service.settings import Limits
 from brushwork.service.store import Upload
 from comfy_nodes import nodes
-from gimp_plugin import worker
+from gimp_plugin import painter
 from plugin_core import api, registry
 from plugin_core.errors import RequestError
 from plugin_core.image import load_image
@@ -145,7 +145,7 @@ def gimp_request(files: Path, tmp_path: Path) -> api.StyleRequest:
         "steps": DEFAULT_STEPS, "style": str(files / "painting.jpg")}))
     photo = load_image(files / "photo.jpg").rgb
     mask = torch.from_numpy(np.asarray(Image.open(files / "mask.png"), np.float32) / 255)[None, None]
-    return worker.style_request(tmp_path, photo, mask)
+    return painter.style_request(tmp_path, photo, mask)
 
 
 def comfyui_request(files: Path, monkeypatch) -> api.StyleRequest:
