@@ -53,7 +53,8 @@ a flat image's whole mark is then raised, at most ``FLAT_BOOST`` times, towards 
 SIDES = range(round(0.6 * WORK_SIDE), round(1.05 * WORK_SIDE) + 1)
 """The working sides detection tries, one pixel apart: from crops down to 36 % of the area to a 5 % border."""
 MIN_PEAK_Z = 6.0
-"""Unmarked images peak at 4.6 (median) to 5.4 (the highest of 98); marked ones, edited, at 7 and more."""
+"""Unmarked images peak at 4.6 (median) to 5.4 (the highest of 98); marked ones, edited, at 6.7 and more
+(``bench/watermark.py``)."""
 KEY = 20261203
 DETAIL_FLOOR = 0.002
 """Added to the local spread, so flat areas do not blow noise up."""

@@ -21,7 +21,7 @@ from . import clips
 from .conftest import EXAMPLES, example
 
 MARKED_SIZE = (256, 512)
-"""Frames large enough to hold the watermark (the test clips' own 96x192 are not)."""
+"""Frames at the sizes the watermark is measured at (the test clips' own 96 x 192 are far below them)."""
 
 
 @pytest.fixture(scope="module")
