@@ -113,7 +113,7 @@ def provenance(order: Order) -> dict:
     fields = dict(order.fields)
     names = {field: [file_name(u) for u in order.files(field)] for field in ("content", "style", "mask")}
     return fields | {"content": names["content"][0], "styles": names["style"], "masks": names["mask"],
-                     "tile": tile_label(fields["tile"])}
+                     "tile": tile_label(fields["tile"]), "watermark": True}
 
 
 def style_request(
