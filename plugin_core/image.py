@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from . import __version__
+from . import __version__, credentials
 from .errors import ImageError, RequestError
 from .files import atomic_path
 
@@ -187,11 +187,12 @@ def _xmp(parameters: dict) -> bytes:
 
 def encode_image(
     target: str | Path | BinaryIO, fmt: str, rgb: torch.Tensor, alpha: torch.Tensor | None = None,
-    parameters: dict | None = None,
+    parameters: dict | None = None, signing: credentials.Signing | None = None,
 ) -> None:
     """Write ``rgb`` (+ ``alpha``) in Pillow format ``fmt`` (a ``SAVE_FORMATS`` value) to ``target``
     with provenance metadata: PNG gets text chunks (``Software``, ``brushwork``, ``AI-generated``)
-    and XMP; JPEG, WebP and TIFF get XMP. JPEG drops alpha with a warning."""
+    and XMP; JPEG, WebP and TIFF get XMP; with ``signing``, C2PA content credentials too
+    (:mod:`plugin_core.credentials`). JPEG drops alpha with a warning."""
     if alpha is not None and fmt == "JPEG":
         warnings.warn(f"{describe(target, 'output')}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
         alpha = None
@@ -211,11 +212,22 @@ def encode_image(
     else:
         options["xmp"] = xmp
         options["quality"] = 95
-    pil.save(target, format=fmt, **options)
+    if signing is None:
+        pil.save(target, format=fmt, **options)
+        return
+    encoded = io.BytesIO()
+    pil.save(encoded, format=fmt, **options)
+    title = Path(target).name if isinstance(target, (str, Path)) else f"image.{fmt.lower()}"
+    signed = credentials.sign(encoded.getvalue(), fmt, signing.signer, title, parameters, signing.mark)
+    if isinstance(target, (str, Path)):
+        Path(target).write_bytes(signed)
+    else:
+        target.write(signed)
 
 
 def save_image(
-    path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None
+    path: str | Path, rgb: torch.Tensor, alpha: torch.Tensor | None = None, parameters: dict | None = None,
+    signing: credentials.Signing | None = None,
 ) -> Path:
     """Write atomically (temporary file in the same folder, then rename) with provenance metadata
     (:func:`encode_image`); the format follows the file's ending."""
@@ -227,5 +239,5 @@ def save_image(
     if not folder.is_dir():
         raise RequestError(f"cannot write {path}: folder {folder} does not exist")
     with atomic_path(path) as temporary:
-        encode_image(temporary, fmt, rgb, alpha, parameters)
+        encode_image(temporary, fmt, rgb, alpha, parameters, signing)
     return path

@@ -242,3 +242,26 @@ def test_verify_reads_the_mark_stylize_adds_unless_told_not_to(workdir, capsys):
     assert first["watermark"]["serial"] == 0 and first["metadata"]["parameters"]["method"] == "fast"
     assert missing == {"file": str(workdir / "missing.png"), "error": f"image {workdir / 'missing.png'} does not exist"}
     assert last["watermark"] is None and last["metadata"]["ai_generated"]
+
+
+def test_stylize_signs_content_credentials_that_verify_checks(workdir, development_certificate, capsys):
+    """C2PA: signed with the development certificate (untrusted, unless ``--trust`` names its CA);
+    one changed byte reads as tampered while the mark still reads; ``--c2pa off`` signs nothing."""
+    signed, unsigned = workdir / "signed.jpg", workdir / "unsigned.png"
+    one_pass = [str(workdir / "photo.jpg"), "--style", str(workdir / "painting.jpg"), "--method", "fast", "-q"]
+    assert main(["stylize", *one_pass, "-o", str(signed)]) == 0
+    assert main(["stylize", *one_pass, "-o", str(unsigned), "--c2pa", "off"]) == 0
+    capsys.readouterr()
+
+    def c2pa(*extra: str) -> list:
+        main(["verify", "--json", *extra])
+        return [report["c2pa"]["state"] for report in json.loads(capsys.readouterr().out)]
+
+    assert c2pa(str(signed), str(unsigned)) == ["untrusted", "absent"]
+    assert c2pa(str(signed), "--trust", str(development_certificate / "ca.pem")) == ["trusted"]
+    data = signed.read_bytes()
+    middle = (data.rindex(b"\xff\xda") + len(data)) // 2  # amid the last scan's data, a byte whose change
+    pixels = next(i for i in range(middle, len(data)) if data[i - 1] != 0xFF and data[i] < 0xFE)  # makes no marker
+    signed.write_bytes(data[:pixels] + bytes([data[pixels] ^ 1]) + data[pixels + 1 :])
+    assert main(["verify", str(signed)]) == 0  # the watermark still reads
+    assert "C2PA: the file changed after it was signed" in capsys.readouterr().out

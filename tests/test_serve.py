@@ -96,7 +96,8 @@ def test_every_result_carries_the_mark_that_verify_reads(client):
     marked, unmarked = read.json()["results"]
     assert marked["file"] == "painted.jpg" and marked["watermark"]["serial"] == 0
     assert marked["metadata"]["software"].startswith("brushwork") and marked["metadata"]["ai_generated"]
-    assert unmarked == {"file": "photo.png", "watermark": None, "metadata": None}
+    assert marked["c2pa"]["state"] == "untrusted" and "development" in marked["c2pa"]["signer"]
+    assert unmarked["watermark"] is None and unmarked["metadata"] is None and unmarked["c2pa"]["state"] == "absent"
     _error(client.post("/v1/verify", files=[("image", ("broken.png", b"nope", "image/png"))]), 400,
            "invalid_image", "'broken.png'")
 

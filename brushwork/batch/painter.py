@@ -44,8 +44,9 @@ def cell_list(value) -> list[str]:
 class Painter:
     """Paints batches of rows (columns as arrays, Ray Data's numpy format) with ``defaults`` for blank cells:
     ``method``, ``style`` and ``model`` (several joined by ``;``), ``style_weight`` (likewise),
-    ``strength``, ``color``, ``size``, ``tile``, ``steps``, ``precision``, ``device``; a table's style
-    column does not apply to its feed-forward rows, which paint with their models."""
+    ``strength``, ``color``, ``size``, ``tile``, ``steps``, ``precision``, ``device``, ``watermark``, and
+    ``signing`` (:class:`plugin_core.credentials.Signing`, or None); a table's style column does not apply
+    to its feed-forward rows, which paint with their models."""
 
     def __init__(self, defaults: dict):
         self.defaults = defaults
@@ -100,4 +101,4 @@ class Painter:
                       "model": ";".join(map(str, cell_list(self._value(row, "model")))) or None,
                       "styles": [Path(path).name for path in cell_list(self._value(row, "style"))],
                       "watermark": request.watermark}
-        return save_image(output, painted, alpha, parameters)
+        return save_image(output, painted, alpha, parameters, self.defaults.get("signing"))

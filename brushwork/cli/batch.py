@@ -34,6 +34,7 @@ def add_parser(commands) -> None:
     b.add_argument("--output", "-o", type=Path, required=True, help="the folder the outputs go to")
     b.add_argument("--results", type=Path, help="the results table, .csv or .parquet (default OUTPUT/results.csv)")
     options.add_field_options(b)
+    options.add_credentials_options(b)
     b.add_argument("--engine", default="auto", choices=ENGINES,
                    help="ray (a local Ray, or --address), local (this process); auto: ray when installed")
     b.add_argument("--address", help="a Ray cluster's address (ray://HEAD:10001, or auto); default: a local Ray")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                 "model": ";".join(args.model), "style_weight": ";".join(map(str, args.style_weight)),
                 "strength": args.strength, "color": args.color, "size": args.size, "tile": args.tile,
                 "steps": args.steps, "precision": args.precision, "device": args.device,
-                "watermark": args.watermark == "on"}
+                "watermark": args.watermark == "on", "signing": options.signing(args)}
     engine = args.engine
     if engine == "auto":
         engine = "ray" if engines.ray_installed() else "local"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from plugin_core import api, onnx_backend
+from plugin_core import api, credentials, onnx_backend, watermark
 from plugin_core.devices import PRECISIONS
 from plugin_core.errors import RequestError
 from plugin_core.image import load_image
@@ -87,6 +87,24 @@ def add_painting_options(parser: argparse.ArgumentParser, size: int = DEFAULT_SI
     g.add_argument("--scales", type=int, default=GatysSettings.scales, help="coarse-to-fine levels (default 3)")
     g.add_argument("--init", default="content", help=f"{', '.join(INITS)} or an image file")
     g.add_argument("--seed", type=int, default=0)
+
+
+def add_credentials_options(parser: argparse.ArgumentParser) -> None:
+    """C2PA content credentials in the files written (the ``c2pa`` extra)."""
+    c = parser.add_argument_group("content credentials (C2PA)")
+    c.add_argument("--c2pa", default="auto", choices=("auto", "on", "off"),
+                   help="sign a C2PA manifest into each file (auto: when c2pa-python is installed)")
+    c.add_argument("--c2pa-cert", type=Path, metavar="PEM",
+                   help="the signer's certificate chain (default: a development certificate made once)")
+    c.add_argument("--c2pa-key", type=Path, metavar="PEM", help="the signer's private key")
+
+
+def signing(args: argparse.Namespace) -> credentials.Signing | None:
+    """How ``--c2pa`` and its certificate say to sign the files written (None: not at all)."""
+    if args.c2pa == "off" or (args.c2pa == "auto" and not credentials.installed() and args.c2pa_cert is None):
+        return None
+    signer = credentials.chosen_signer(args.c2pa_cert, args.c2pa_key)
+    return credentials.Signing(signer, watermark.brushwork_payload() if args.watermark == "on" else None)
 
 
 def gatys_settings(args: argparse.Namespace) -> GatysSettings:

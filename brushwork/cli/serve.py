@@ -45,6 +45,9 @@ def add_parser(commands) -> None:
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     s.add_argument("--watermark-serials", action="store_true",
                    help="put the caller's key id (its low 16 bits) in every result's invisible mark")
+    s.add_argument("--c2pa-cert", type=Path, metavar="PEM", help="the certificate chain that signs the results' "
+                   "C2PA content credentials (default: a development certificate made once in DATA/c2pa)")
+    s.add_argument("--c2pa-key", type=Path, metavar="PEM", help="its private key")
     limits = s.add_argument_group("limits")
     limits.add_argument("--max-request-mb", type=float, default=50, help="request body (default 50)")
     limits.add_argument("--max-megapixels", type=float, default=40, help="per uploaded image (default 40)")
@@ -85,7 +88,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     data = {} if args.data is None else {"data": args.data}
     return Settings(database_url=args.database_url, workers=args.workers, job_workers=args.job_workers,
                     device=args.device, limits=limits, lease_seconds=args.lease_seconds,
-                    watermark_serials=args.watermark_serials, **data)
+                    watermark_serials=args.watermark_serials, c2pa_cert=args.c2pa_cert, c2pa_key=args.c2pa_key,
+                    **data)
 
 
 def _keys(args: argparse.Namespace, store) -> int:

@@ -28,6 +28,7 @@ def add_parser(commands) -> None:
     s.add_argument("--batch", action="store_true", help="CONTENT is a folder of frames; --output is a folder")
     s.add_argument("--output", "-o", type=Path, help="output file (.png, .jpg, .webp, .tif); with --batch a folder")
     options.add_painting_options(s)
+    options.add_credentials_options(s)
 
 
 def default_output(content: Path, method: str) -> Path:
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         bar.update(report.step - bar.n)
 
     wanted = options.fields(args, [])  # styles are read once, masks at each content's size
+    signing = options.signing(args)
     try:
         for content_path, output in jobs:
             content = load_image(content_path, "content")
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             request = options.request(args, content.rgb, dataclasses.replace(wanted, masks=masks), progress)
             result = api.stylize(request)
             alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))
-            print(f"wrote {save_image(output, result, alpha, options.parameters(args, content_path))}")
+            print(f"wrote {save_image(output, result, alpha, options.parameters(args, content_path), signing)}")
             if args.batch:
                 bar.update(1)
     finally:

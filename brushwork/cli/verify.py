@@ -1,4 +1,5 @@
-"""``brushwork verify FILE...``: does each image carry brushwork's invisible mark, and its metadata?
+"""``brushwork verify FILE...``: does each image carry brushwork's invisible mark, its metadata, and
+C2PA content credentials (valid and trusted, valid from an untrusted signer, tampered, absent)?
 
 Exit status: 0 when every file carries the mark, 1 when any does not, 2 when any file is missing or
 not an image (the others are still read and reported).
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 
 from plugin_core import provenance
-from plugin_core.errors import ImageError
+from plugin_core.errors import ImageError, RequestError
 
 EXIT_UNMARKED = 1
 EXIT_BAD_INPUT = 2
@@ -22,13 +23,16 @@ def add_parser(commands) -> None:
                             description=__doc__.split("\n\n")[0])
     v.add_argument("files", nargs="+", type=Path, metavar="FILE")
     v.add_argument("--json", action="store_true", help="one JSON list, an object per file, on stdout")
+    v.add_argument("--trust", type=Path, metavar="PEM",
+                   help="certificates whose C2PA signatures count as trusted (for example your CA)")
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     reports, status = [], 0
+    trust = None if args.trust is None else _read(args.trust)
     for path in args.files:
         try:
-            findings = provenance.inspect(path)
+            findings = provenance.inspect(path, trust=trust)
         except ImageError as error:
             reports.append({"file": str(path), "error": str(error)})
             status = EXIT_BAD_INPUT
@@ -42,3 +46,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         for report in reports:
             print(f"{report['file']}: {report.get('summary') or 'error: ' + report['error']}")
     return status
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise RequestError(f"cannot read the trusted certificates: {error}") from None

@@ -43,7 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
     settings.data.mkdir(parents=True, exist_ok=True)
     store, limits, metrics = Store(settings.url()), settings.limits, Metrics()
     access = Access(store, limits.rate_per_minute)
-    runner = JobRunner(store, settings, metrics)
+    signer = settings.signer()
+    runner = JobRunner(store, settings, metrics, signer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -70,8 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
         method = order.fields["method"]
         if method not in ONE_PASS:
             raise ApiError(400, "use_jobs", f"{method} optimises for minutes: POST the same form to /v1/jobs")
-        painted = await app.state.pool.run(partial(paint, serial=settings.serial(caller.key_id)), order, limits,
-                                           settings.device)
+        painted = await app.state.pool.run(partial(paint, serial=settings.serial(caller.key_id), signer=signer),
+                                           order, limits, settings.device)
         await run_in_threadpool(store.count, caller.key_id, method, painted.megapixels, painted.seconds)
         metrics.images.labels(method).inc()
         return Response(painted.data, media_type=painted.media_type, headers={

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+from plugin_core import credentials
 from plugin_core.errors import BrushworkError, Cancelled
 
 from .metrics import Metrics
@@ -28,8 +29,8 @@ PROGRESS_SECONDS = 0.5
 
 
 class JobRunner:
-    def __init__(self, store: Store, settings: Settings, metrics: Metrics):
-        self.store, self.settings, self.metrics = store, settings, metrics
+    def __init__(self, store: Store, settings: Settings, metrics: Metrics, signer: credentials.Signer | None):
+        self.store, self.settings, self.metrics, self.signer = store, settings, metrics, signer
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.wake = threading.Event()
@@ -82,7 +83,7 @@ class JobRunner:
         try:
             order = Order(job.fields, self.store.uploads(job.id))
             painted = paint(order, self.settings.limits, self.settings.device, progress, cancel,
-                            self.settings.serial(job.key_id))
+                            self.settings.serial(job.key_id), self.signer)
             self.store.finish(job.id, painted.data, painted.media_type)
             self.store.count(job.key_id, job.method, painted.megapixels, painted.seconds)
             self.metrics.images.labels(job.method).inc()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 
-from plugin_core import api, registry
+from plugin_core import api, credentials, registry, watermark
 from plugin_core.errors import MaskError, RequestError, WeightsError
 from plugin_core.image import LoadedImage, encode_image, load_image, resize
 from plugin_core.masks import load_mask
@@ -133,15 +133,17 @@ def style_request(
 
 def paint(
     order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
-    cancel: Callable[[], bool] | None = None, serial: int = 0,
+    cancel: Callable[[], bool] | None = None, serial: int = 0, signer: credentials.Signer | None = None,
 ) -> Painted:
-    """Paint ``order`` (:func:`style_request`) and encode it in the asked format."""
+    """Paint ``order`` (:func:`style_request`) and encode it in the asked format, with content
+    credentials signed by ``signer`` (None: none)."""
     start = time.perf_counter()
     request, content = style_request(order, limits, device, progress, cancel, serial)
     result = api.stylize(request)
     pil_format, media_type = FORMATS[order.fields["format"]]
     alpha = None if content.alpha is None or pil_format == "JPEG" else resize(content.alpha, result.shape[-2:])
     buffer = io.BytesIO()
-    encode_image(buffer, pil_format, result, alpha, provenance(order))
+    signing = None if signer is None else credentials.Signing(signer, watermark.brushwork_payload(serial))
+    encode_image(buffer, pil_format, result, alpha, provenance(order), signing)
     megapixels = result.shape[0] * result.shape[-2] * result.shape[-1] / 1e6
     return Painted(buffer.getvalue(), media_type, megapixels, time.perf_counter() - start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plugin_core import credentials
 from plugin_core.watermark import WORD_BITS
 
 DEFAULT_PORT = 8000
@@ -39,7 +40,9 @@ class Settings:
     requests, ``job_workers`` run jobs; each is a thread that holds the device while it paints.
     A running job whose heartbeat is older than ``lease_seconds`` belonged to a server that died:
     it is queued again. Every result carries brushwork's invisible mark; ``watermark_serials`` puts
-    the caller's key id in it too (its low 16 bits), so a result found elsewhere can be traced."""
+    the caller's key id in it too (its low 16 bits), so a result found elsewhere can be traced.
+    Results carry C2PA content credentials where c2pa-python is installed, signed with
+    ``c2pa_cert`` and ``c2pa_key``, else with a development certificate made once in ``data/c2pa``."""
 
     data: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "brushwork-serve")
     database_url: str | None = None
@@ -50,10 +53,18 @@ class Settings:
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 1.0
     watermark_serials: bool = False
+    c2pa_cert: Path | None = None
+    c2pa_key: Path | None = None
 
     def serial(self, key_id: int) -> int:
         """The serial the mark of ``key_id``'s results carries (0: none)."""
         return key_id % 2**WORD_BITS if self.watermark_serials else 0
+
+    def signer(self) -> credentials.Signer | None:
+        """Who signs the results' content credentials (None: c2pa-python is not installed)."""
+        if self.c2pa_cert is None and not credentials.installed():
+            return None
+        return credentials.chosen_signer(self.c2pa_cert, self.c2pa_key, self.data / "c2pa")
 
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.data / 'brushwork.sqlite3'}"
