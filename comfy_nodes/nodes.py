@@ -191,7 +191,6 @@ def verify_watermark(image) -> tuple[str, bool]:
     for number, frame in enumerate(image_in(image, "image").numpy(), start=1):
         found = watermark.detect(watermark.luminance(frame))
         marked.append(found is not None)
-        says = "no brushwork watermark" if found is None else "brushwork watermark, version {}.{}".format(
-            *found.payload.version) + (f", serial {found.payload.serial}" if found.payload.serial else "")
+        says = "no brushwork watermark" if found is None else f"brushwork watermark, {found.payload.describe()}"
         lines.append(f"image {number}: {says}")
     return "\n".join(lines), all(marked)

@@ -66,12 +66,12 @@ def report(fraction: float) -> None:
 def watch_the_plug_in() -> None:
     """Interrupt the main thread, wherever it is, once stdin ends: the plug-in holding it is gone."""
 
+    stdin = sys.stdin.fileno()
+
     def watch() -> None:
         while os.read(stdin, 4096):  # the raw descriptor: a buffered reader's lock would stall the exit
             pass
         _thread.interrupt_main()
-
-    stdin = sys.stdin.fileno()
 
     threading.Thread(target=watch, name="plug-in watcher", daemon=True).start()
 

@@ -46,7 +46,7 @@ class Findings:
 
     def as_dict(self) -> dict:
         mark = None if self.mark is None else {
-            "version": "{}.{}".format(*self.mark.payload.version), "serial": self.mark.payload.serial,
+            "version": self.mark.payload.version_text, "serial": self.mark.payload.serial,
             "peak_z": round(self.mark.peak_z, 1), "relative_side": round(self.mark.relative_side, 3),
         }
         return {"watermark": mark, "metadata": None if self.software is None else {
@@ -54,12 +54,9 @@ class Findings:
             "c2pa": {"state": self.c2pa, "meaning": credentials.STATES[self.c2pa], "signer": self.signer}}
 
     def summary(self) -> str:
-        if self.mark is None:
-            found = "no brushwork watermark"
-        else:
-            payload = self.mark.payload
-            found = "brushwork watermark (version {}.{}".format(*payload.version)
-            found += f", serial {payload.serial})" if payload.serial else ")"
+        found = "no brushwork watermark"
+        if self.mark is not None:
+            found = f"brushwork watermark ({self.mark.payload.describe()})"
         metadata = "no brushwork metadata" if self.software is None else f"metadata: {self.software}"
         signed = f" ({self.signer})" if self.signer else ""
         return f"{found}; {metadata}; C2PA: {credentials.STATES[self.c2pa]}{signed}"

@@ -93,6 +93,14 @@ class Payload:
     version: tuple[int, int]
     serial: int = 0
 
+    @property
+    def version_text(self) -> str:
+        return "{}.{}".format(*self.version)
+
+    def describe(self) -> str:
+        """``version 0.1``, and ``, serial 7`` when it carries one."""
+        return f"version {self.version_text}" + (f", serial {self.serial}" if self.serial else "")
+
     def words(self) -> tuple[int, int]:
         major, minor = self.version
         if not (0 <= major < 16 and 0 <= minor < 16):
