@@ -305,7 +305,8 @@ def test_a_key_sees_only_its_own_jobs_and_usage(keyed):
         _error(bob.get(f"/v1/jobs/{job_id}"), 404, "not_found")
         _error(bob.get(f"/v1/jobs/{job_id}/result"), 404, "not_found")
         _error(bob.delete(f"/v1/jobs/{job_id}"), 404, "not_found")
-        assert bob.get("/v1/usage").json() == {"key": "bob", "usage": []}
+        usage = bob.get("/v1/usage").json()
+        assert (usage["key"], usage["usage"], usage["month"]["calls"]["used"]) == ("bob", [], 0)
         calls = {row["method"]: row["calls"] for row in alice.get("/v1/usage").json()["usage"]}
         assert calls == {"adain": 1, "fast": 1}
 

@@ -7,14 +7,16 @@ user's. Once a key exists every ``/v1`` call needs a live one.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from fastapi import Header
 
 from .errors import ApiError
-from .store import LOCAL_KEY, Store
+from .ledger import LOCAL_KEY, LOCAL_NAME
+from .schema import insert, rate_buckets
+from .store import Store
 
 BEARER = "bearer "
 
@@ -26,25 +28,30 @@ class Caller:
 
 
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` calls a minute, in bursts of at most that many."""
+    """A token bucket per key in the shared database, so the rate holds across every server of it:
+    ``per_minute`` calls a minute, in bursts of at most that many. Each server reads its own clock
+    (keep them in step, as NTP does)."""
 
-    def __init__(self, per_minute: float):
+    def __init__(self, engine: sa.Engine, per_minute: float):
+        self.engine = engine
         self.rate = per_minute / 60.0
         self.burst = max(1.0, per_minute)
-        self.buckets: dict[int, tuple[float, float]] = {}
-        self.lock = threading.Lock()
 
     def wait(self, key_id: int) -> float:
         """Take a token for ``key_id``: 0 when there was one, else the seconds until there is."""
-        now = time.monotonic()
-        with self.lock:
-            tokens, then = self.buckets.get(key_id, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - then) * self.rate)
-            if tokens < 1:
-                self.buckets[key_id] = (tokens, now)
-                return (1 - tokens) / self.rate
-            self.buckets[key_id] = (tokens - 1, now)
-            return 0.0
+        now = time.time()
+        refilled = rate_buckets.c.tokens + (now - rate_buckets.c.updated) * self.rate
+        tokens = sa.case((refilled > self.burst, self.burst), else_=refilled)
+        mine = rate_buckets.c.key_id == key_id
+        with self.engine.begin() as db:
+            if db.execute(rate_buckets.update().where(mine, tokens >= 1)
+                          .values(tokens=tokens - 1, updated=now)).rowcount == 1:
+                return 0.0
+            if db.execute(insert(db)(rate_buckets).values(key_id=key_id, tokens=self.burst - 1, updated=now)
+                          .on_conflict_do_nothing(index_elements=[rate_buckets.c.key_id])).rowcount == 1:
+                return 0.0
+            left = db.execute(sa.select(tokens).where(mine)).scalar_one()
+        return max(1 - left, 0.0) / self.rate
 
 
 class Access:
@@ -52,7 +59,7 @@ class Access:
 
     def __init__(self, store: Store, per_minute: float):
         self.store = store
-        self.limiter = RateLimiter(per_minute)
+        self.limiter = RateLimiter(store.engine, per_minute)
         self.keyed = False
 
     def has_keys(self) -> bool:
@@ -70,7 +77,7 @@ class Access:
 
     def identify(self, authorization: str | None) -> Caller:
         if not self.has_keys():
-            return Caller(LOCAL_KEY, "local")
+            return Caller(LOCAL_KEY, LOCAL_NAME)
         if not authorization or not authorization.lower().startswith(BEARER):
             raise ApiError(401, "unauthorized", "this server needs an API key: send 'Authorization: Bearer KEY'",
                            {"WWW-Authenticate": "Bearer"})

@@ -2,27 +2,31 @@
 
 import asyncio
 import io
+import logging
+import threading
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated
 
 import anyio
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, File, UploadFile
+from fastapi import Depends, FastAPI, File, Header, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from plugin_core import __version__, provenance
+from plugin_core.errors import BrushworkError, Cancelled
 
-from . import errors
+from . import errors, idempotency, ledger
 from .access import Access, Caller
 from .errors import ApiError
 from .forms import multipart_only, order_form
+from .idempotency import Claim, Stored
 from .jobs import JobRunner
 from .limits import BodyLimit
 from .metrics import Measure, Metrics
-from .painting import FORMATS, ONE_PASS, Order, offered_models, paint, style_request
+from .painting import FORMATS, ONE_PASS, Order, megapixels, offered_models, paint, style_request
 from .pool import RETRY_SECONDS, Pool
 from .settings import Settings
 from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store
@@ -30,12 +34,38 @@ from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store
 CHECKS = 2
 """Submitted jobs whose uploads are being decoded (checked) at once."""
 IMAGES = {"content": {media_type: {} for _, media_type in FORMATS.values()}, "description": "the painted image"}
+REPLAYED = "Idempotent-Replayed"
+"""Set on an answer stored for an earlier request with the same ``Idempotency-Key``."""
+HANGUP_POLL_SECONDS = 0.25
+log = logging.getLogger("brushwork.serve")
 
 
 def _job_body(job: Job) -> dict:
     return {"id": job.id, "state": job.state, "progress": round(job.progress, 4), "error": job.error,
             "method": job.method, "attempts": job.attempts, "created": job.created, "started": job.started,
             "finished": job.finished, "result": f"/v1/jobs/{job.id}/result" if job.state == DONE else None}
+
+
+def _outcome(error: BaseException) -> tuple[str, str]:
+    """How a call that raised ``error`` ends in the ledger: its state and code."""
+    if isinstance(error, ApiError):
+        return ledger.REFUSED, error.code
+    if isinstance(error, ledger.QuotaExceeded):
+        return ledger.REFUSED, ledger.QUOTA_EXCEEDED
+    if isinstance(error, (Cancelled, asyncio.CancelledError)):
+        return ledger.CANCELLED, "client_disconnected"
+    if isinstance(error, BrushworkError):
+        return ledger.REFUSED, errors.core_error(error).code
+    if isinstance(error, errors.DATABASE_AWAY):
+        return ledger.FAILED, "database_unavailable"
+    return ledger.FAILED, "internal"
+
+
+async def _watch_hangup(request: Request, gone: threading.Event) -> None:
+    """Set ``gone`` when the client hangs up: its painting stops and is not billed."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(HANGUP_POLL_SECONDS)
+    gone.set()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -64,29 +94,81 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Measure, metrics=metrics)
     CallerDep = Annotated[Caller, Depends(access)]
     OrderDep = Annotated[Order, Depends(order_form(limits))]
+    IdempotencyDep = Annotated[str | None, Header(alias=idempotency.HEADER, description=(
+        "repeat a request with the same key to get the first one's answer, painted and billed once "
+        f"(kept {limits.idempotency_seconds / 3600:g} h)"))]
+
+    def claimed(caller: Caller, route: str, order: Order, token: str | None) -> Claim | Stored | None:
+        if token is None:
+            return None
+        return store.claim_idempotency(caller.key_id, idempotency.checked_token(token),
+                                       idempotency.fingerprint(route, order), limits.idempotency_seconds)
+
+    async def unbilled(call_id: str, caller: Caller, method: str, error: BaseException, claim) -> None:
+        """Record a call that ended without a result, and release its idempotency key (best effort:
+        a database that is away leaves them to expire)."""
+        state, code = _outcome(error)
+        try:
+            await run_in_threadpool(store.unbilled, call_id, caller.key_id, method, state, code,
+                                    claim if isinstance(claim, Claim) else None)
+        except errors.DATABASE_AWAY:
+            log.warning("call %s (%s) could not be recorded: the database is away", call_id, code)
 
     @app.post("/v1/stylize", dependencies=[Depends(multipart_only)], response_class=Response,
               responses={200: IMAGES}, summary="paint one image now (one-pass methods)")
-    async def stylize(caller: CallerDep, order: OrderDep) -> Response:
-        method = order.fields["method"]
-        if method not in ONE_PASS:
-            raise ApiError(400, "use_jobs", f"{method} optimises for minutes: POST the same form to /v1/jobs")
-        painted = await app.state.pool.run(partial(paint, serial=settings.serial(caller.key_id), signer=signer),
-                                           order, limits, settings.device)
-        await run_in_threadpool(store.count, caller.key_id, method, painted.megapixels, painted.seconds)
+    async def stylize(request: Request, caller: CallerDep, order: OrderDep,
+                      idempotency_key: IdempotencyDep = None) -> Response:
+        method, call_id, claim = order.fields["method"], ledger.new_call(), None
+        gone = threading.Event()
+        watcher = asyncio.create_task(_watch_hangup(request, gone))
+        try:
+            if method not in ONE_PASS:
+                raise ApiError(400, "use_jobs", f"{method} optimises for minutes: POST the same form to /v1/jobs")
+            claim = await run_in_threadpool(claimed, caller, "stylize", order, idempotency_key)
+            if isinstance(claim, Stored):
+                headers = dict(claim.headers)
+                return Response(claim.body, claim.status, headers=headers | {REPLAYED: "true"},
+                                media_type=headers.pop("content-type"))
+            work = partial(paint, cancel=gone.is_set, serial=settings.serial(caller.key_id), signer=signer,
+                           reserve=partial(store.reserve, call_id, caller.key_id, method))
+            painted = await app.state.pool.run(work, order, limits, settings.device)
+            if gone.is_set() and claim is None:
+                raise Cancelled("the client hung up")
+            headers = {"X-Brushwork-Method": method, "X-Brushwork-Seconds": f"{painted.seconds:.3f}",
+                       "Server-Timing": f"paint;dur={painted.seconds * 1000:.1f}"}
+            answer = {"status": 200, "headers": headers | {"content-type": painted.media_type}, "body": painted.data}
+            if not await run_in_threadpool(store.bill, call_id, painted.megapixels, painted.seconds, claim, answer):
+                raise ApiError(409, "idempotency_in_progress", "a later request with the same Idempotency-Key "
+                                                               "took this one over; repeat it for its answer")
+        except BaseException as error:
+            await unbilled(call_id, caller, method, error, claim)
+            raise
+        finally:
+            watcher.cancel()
         metrics.images.labels(method).inc()
-        return Response(painted.data, media_type=painted.media_type, headers={
-            "X-Brushwork-Method": method, "X-Brushwork-Seconds": f"{painted.seconds:.3f}",
-            "Server-Timing": f"paint;dur={painted.seconds * 1000:.1f}"})
+        return Response(painted.data, media_type=painted.media_type, headers=headers)
 
     @app.post("/v1/jobs", status_code=202, dependencies=[Depends(multipart_only)], summary="queue long work")
-    async def submit(caller: CallerDep, order: OrderDep) -> JSONResponse:
-        if await run_in_threadpool(store.queued) >= limits.queued_jobs:
-            raise ApiError(503, "busy", f"the job queue is full ({limits.queued_jobs} jobs); retry later",
-                           {"Retry-After": str(RETRY_SECONDS)})
-        await anyio.to_thread.run_sync(style_request, order, limits, settings.device, limiter=app.state.checks)
-        job = await run_in_threadpool(store.add_job, caller.key_id, order.fields["method"], order.fields,
-                                      order.uploads)
+    async def submit(caller: CallerDep, order: OrderDep, idempotency_key: IdempotencyDep = None) -> JSONResponse:
+        method, call_id, claim = order.fields["method"], ledger.new_call(), None
+        try:
+            claim = await run_in_threadpool(claimed, caller, "jobs", order, idempotency_key)
+            if isinstance(claim, Stored):
+                job = await run_in_threadpool(store.job, claim.job_id, caller.key_id)
+                if job is None:
+                    raise ApiError(410, "deleted", f"job {claim.job_id}, made by the first request with this "
+                                                   f"{idempotency.HEADER}, was deleted")
+                return JSONResponse(_job_body(job), 202, headers={"Location": f"/v1/jobs/{job.id}", REPLAYED: "true"})
+            if await run_in_threadpool(store.queued) >= limits.queued_jobs:
+                raise ApiError(503, "busy", f"the job queue is full ({limits.queued_jobs} jobs); retry later",
+                               {"Retry-After": str(RETRY_SECONDS)})
+            request, _ = await anyio.to_thread.run_sync(style_request, order, limits, settings.device,
+                                                        limiter=app.state.checks)
+            job = await run_in_threadpool(store.add_job, call_id, caller.key_id, method, order.fields, order.uploads,
+                                          megapixels(request), claim)
+        except BaseException as error:
+            await unbilled(call_id, caller, method, error, claim)
+            raise
         runner.wake.set()
         return JSONResponse(_job_body(job), 202, headers={"Location": f"/v1/jobs/{job.id}"})
 
@@ -137,9 +219,10 @@ def create_app(settings: Settings) -> FastAPI:
         return {"methods": list(ONE_PASS) + ["gatys"],
                 "models": [{"name": name, "family": family or "own"} for name, family in offered_models().items()]}
 
-    @app.get("/v1/usage", summary="this key's calls, megapixels and compute seconds by day and method")
+    @app.get("/v1/usage", summary="this key's billed calls, megapixels and compute seconds by day and method, "
+                                  "and what its monthly quotas leave")
     def usage(caller: CallerDep) -> dict:
-        return {"key": caller.name, "usage": store.usage(caller.key_id)}
+        return {"key": caller.name, "usage": store.usage(caller.key_id), "month": store.month(caller.key_id).as_dict()}
 
     @app.get("/healthz", summary="the server answers (even while every worker is busy)")
     async def healthz() -> dict:

@@ -1,11 +1,13 @@
 """Every failure as ``{"error": {"code": ..., "message": ...}}`` with a 4xx status for the caller's
-mistakes; an unexpected failure is a 500 with an id to find it in the log, never a traceback."""
+mistakes; a database that does not answer is a 503 to retry; an unexpected failure is a 500 with an
+id to find it in the log, never a traceback."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,11 +15,16 @@ from starlette.exceptions import HTTPException
 
 from plugin_core.errors import BrushworkError, ImageError, MaskError, ResultError, WeightsError
 
+from .ledger import QUOTA_EXCEEDED, QuotaExceeded
+
 log = logging.getLogger("brushwork.serve")
 
 CORE_ERRORS = ((ImageError, "invalid_image"), (MaskError, "invalid_mask"), (WeightsError, "unknown_model"),
                (ResultError, "failed_result"), (BrushworkError, "invalid_request"))
 """The core's errors (first match wins), each a 4xx: they name what is wrong with the request."""
+DATABASE_AWAY = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+"""The database does not answer (restarting, unreachable, out of connections): the caller retries."""
+DATABASE_RETRY_SECONDS = 5
 HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
               413: "too_large", 415: "unsupported_media_type", 429: "rate_limited", 503: "busy"}
 
@@ -32,6 +39,11 @@ class ApiError(Exception):
 
 def body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
+
+
+def database_unavailable() -> JSONResponse:
+    return JSONResponse(body("database_unavailable", "the service's database does not answer; retry shortly"),
+                        503, headers={"Retry-After": str(DATABASE_RETRY_SECONDS)})
 
 
 def core_error(error: BrushworkError) -> ApiError:
@@ -53,6 +65,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BrushworkError)
     async def bad_input(request: Request, error: BrushworkError) -> JSONResponse:
         return await refused(request, core_error(error))
+
+    @app.exception_handler(QuotaExceeded)
+    async def over_quota(_request: Request, error: QuotaExceeded) -> JSONResponse:
+        return JSONResponse(body(QUOTA_EXCEEDED, str(error)), 429)
+
+    for away in DATABASE_AWAY:
+        @app.exception_handler(away)
+        async def database_away(request: Request, error: Exception) -> JSONResponse:
+            log.warning("the database did not answer on %s %s: %s", request.method, request.url.path,
+                        type(error).__name__)
+            return database_unavailable()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:

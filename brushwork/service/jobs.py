@@ -2,7 +2,8 @@
 
 A heartbeat thread marks this server's running jobs alive, passes on cancellations made through any
 replica, queues again the jobs of servers that stopped beating (:meth:`Store.recover`) and drops
-expired results. On shutdown a running job stops at its next step and is queued again.
+expired results. On shutdown a running job stops at its next step and is queued again. When the
+database is away, a job's ending is written once it answers again: a finished job is never lost.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from plugin_core import credentials
 from plugin_core.errors import BrushworkError, Cancelled
 
+from .errors import DATABASE_AWAY, core_error
 from .metrics import Metrics
 from .painting import Order, paint
 from .settings import Settings
@@ -24,6 +26,8 @@ from .store import CANCELLED, CANCELLING, FAILED, Job, Store
 
 log = logging.getLogger("brushwork.serve")
 POLL_SECONDS = 0.5
+RETRY_SECONDS = 1.0
+"""How often a job's ending is tried again while the database is away."""
 PROGRESS_SECONDS = 0.5
 """How often a running job's progress is written to the database, at most."""
 
@@ -84,25 +88,37 @@ class JobRunner:
             order = Order(job.fields, self.store.uploads(job.id))
             painted = paint(order, self.settings.limits, self.settings.device, progress, cancel,
                             self.settings.serial(job.key_id), self.signer)
-            self.store.finish(job.id, painted.data, painted.media_type)
-            self.store.count(job.key_id, job.method, painted.megapixels, painted.seconds)
-            self.metrics.images.labels(job.method).inc()
+            if self._settle(self.store.finish, job.id, self.name, painted.data, painted.media_type,
+                            painted.megapixels, painted.seconds):
+                self.metrics.images.labels(job.method).inc()
         except Cancelled:
             if cancelled.is_set():
-                self.store.end(job.id, CANCELLED)
+                self._settle(self.store.end, job.id, CANCELLED)
             elif self.stopping.is_set():
-                self.store.requeue(job.id)
+                self._settle(self.store.requeue, job.id, self.name)
             else:
-                self.store.end(job.id, FAILED, f"the job ran past this server's limit of "
-                                               f"{self.settings.limits.job_seconds:g} s")
+                self._settle(self.store.end, job.id, FAILED, f"the job ran past this server's limit of "
+                                                             f"{self.settings.limits.job_seconds:g} s", "time_limit")
         except BrushworkError as error:
-            self.store.end(job.id, FAILED, str(error))
+            self._settle(self.store.end, job.id, FAILED, str(error), core_error(error).code)
+        except DATABASE_AWAY:
+            log.warning("job %s stopped: the database is away; its lease will run it again", job.id)
         except Exception:
             incident = uuid.uuid4().hex[:12]
             log.exception("incident %s in job %s", incident, job.id)
-            self.store.end(job.id, FAILED, f"the server failed (incident {incident})")
+            self._settle(self.store.end, job.id, FAILED, f"the server failed (incident {incident})", "internal")
         finally:
             del self.cancels[job.id]
+
+    def _settle(self, write, *args):
+        """``write(*args)`` to the database, tried again while it is away (until this server stops)."""
+        while True:
+            try:
+                return write(*args)
+            except DATABASE_AWAY:
+                log.warning("the database is away; writing %s again in %g s", write.__name__, RETRY_SECONDS)
+                if self.stopping.wait(RETRY_SECONDS):
+                    return None
 
     def _beat(self) -> None:
         while not self.stopping.wait(self.settings.heartbeat_seconds):

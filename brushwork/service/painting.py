@@ -131,19 +131,29 @@ def style_request(
     return request, content
 
 
+def megapixels(request: api.StyleRequest) -> float:
+    """The size of ``request``'s result: what a call is billed and counted against quotas by."""
+    height, width = api.working_size(request)
+    return request.content.shape[0] * height * width / 1e6
+
+
 def paint(
     order: Order, limits: Limits, device: str, progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None, serial: int = 0, signer: credentials.Signer | None = None,
+    reserve: Callable[[float], None] | None = None,
 ) -> Painted:
     """Paint ``order`` (:func:`style_request`) and encode it in the asked format, with content
-    credentials signed by ``signer`` (None: none)."""
+    credentials signed by ``signer`` (None: none). ``reserve`` hears the result's megapixels once
+    the order is checked, before anything is painted, and may refuse it by raising."""
     start = time.perf_counter()
     request, content = style_request(order, limits, device, progress, cancel, serial)
+    if reserve is not None:
+        reserve(megapixels(request))
     result = api.stylize(request)
     pil_format, media_type = FORMATS[order.fields["format"]]
     alpha = None if content.alpha is None or pil_format == "JPEG" else resize(content.alpha, result.shape[-2:])
     buffer = io.BytesIO()
     signing = None if signer is None else credentials.Signing(signer, watermark.brushwork_payload(serial))
     encode_image(buffer, pil_format, result, alpha, provenance(order), signing)
-    megapixels = result.shape[0] * result.shape[-2] * result.shape[-1] / 1e6
-    return Painted(buffer.getvalue(), media_type, megapixels, time.perf_counter() - start)
+    painted = result.shape[0] * result.shape[-2] * result.shape[-1] / 1e6
+    return Painted(buffer.getvalue(), media_type, painted, time.perf_counter() - start)

@@ -16,7 +16,9 @@ class Limits:
     """Safe defaults for a server on one machine; every one is a ``brushwork serve`` option.
 
     ``request_bytes`` is enforced while the body streams in; ``megapixels`` is read from each
-    image's header before it is decoded (the decompression-bomb guard).
+    image's header before it is decoded (the decompression-bomb guard). ``rate_per_minute`` holds
+    for a key across every server of the database; an ``Idempotency-Key`` is kept
+    ``idempotency_seconds``.
     """
 
     request_bytes: int = 50 * 2**20
@@ -28,6 +30,7 @@ class Limits:
     queued_jobs: int = 100
     job_seconds: float = 1800.0
     result_seconds: float = 86400.0
+    idempotency_seconds: float = 86400.0
 
     @property
     def pixels(self) -> int:

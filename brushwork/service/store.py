@@ -1,8 +1,10 @@
-"""Keys, jobs and usage in one database: SQLite by default, PostgreSQL when replicas share it.
+"""Keys, jobs and their billing in one database: SQLite by default, PostgreSQL when replicas share it.
 
 Only a key's SHA-256 is stored. A job keeps its uploaded files and, once done, its result, so any
 replica can answer for it and it survives a restart. A job is claimed with a compare-and-set
-(``UPDATE ... WHERE state = 'queued'``), so two replicas never run the same job.
+(``UPDATE ... WHERE state = 'queued'``), so two replicas never run the same job, and only the
+server that holds it may finish it. A job is a call of the ledger (:mod:`.ledger`) from the moment
+it is queued; each change of its state and its call's is one transaction.
 """
 
 from __future__ import annotations
@@ -11,66 +13,23 @@ import hashlib
 import json
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+
+from . import idempotency, ledger, migrate
+from .idempotency import Claim
+from .ledger import QuotaExceeded
+from .schema import job_files, jobs, keys
 
 KEY_PREFIX = "bw_"
-LOCAL_KEY = 0
-"""The owner of every call while the database holds no key (a loopback-only server)."""
 ATTEMPTS = 2
 """A job is run at most this often: once, and once more if its server died while running it."""
 QUEUED, RUNNING, CANCELLING = "queued", "running", "cancelling"
 DONE, FAILED, CANCELLED, EXPIRED = "done", "failed", "cancelled", "expired"
-
-metadata = sa.MetaData()
-keys = sa.Table(
-    "keys", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("prefix", sa.String(16), nullable=False),
-    sa.Column("digest", sa.String(64), nullable=False, unique=True),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("revoked", sa.Float),
-)
-jobs = sa.Table(
-    "jobs", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("key_id", sa.Integer, nullable=False, index=True),
-    sa.Column("state", sa.String(16), nullable=False, index=True),
-    sa.Column("method", sa.String(32), nullable=False),
-    sa.Column("fields", sa.Text, nullable=False),
-    sa.Column("progress", sa.Float, nullable=False, default=0.0),
-    sa.Column("error", sa.Text),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("worker", sa.String(64)),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("started", sa.Float),
-    sa.Column("finished", sa.Float),
-    sa.Column("heartbeat", sa.Float),
-    sa.Column("media_type", sa.String(32)),
-    sa.Column("result", sa.LargeBinary),
-)
-job_files = sa.Table(
-    "job_files", metadata,
-    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("field", sa.String(16), nullable=False),
-    sa.Column("filename", sa.Text, nullable=False),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-usage = sa.Table(
-    "usage", metadata,
-    sa.Column("key_id", sa.Integer, primary_key=True),
-    sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("method", sa.String(32), primary_key=True),
-    sa.Column("calls", sa.Integer, nullable=False),
-    sa.Column("megapixels", sa.Float, nullable=False),
-    sa.Column("seconds", sa.Float, nullable=False),
-)
+LIVE = (QUEUED, RUNNING, CANCELLING)
+UNSET = object()
+"""A quota argument left as it is."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +39,8 @@ class Key:
     prefix: str
     created: float
     revoked: float | None
+    monthly_calls: int | None
+    monthly_megapixels: float | None
 
 
 @dataclass(frozen=True)
@@ -116,33 +77,43 @@ def _job(row) -> Job:
                row.attempts, row.created, row.started, row.finished, row.media_type)
 
 
+def _key(row) -> Key:
+    return Key(row.id, row.name, row.prefix, row.created, row.revoked, row.monthly_calls, row.monthly_megapixels)
+
+
 JOB_COLUMNS = [column for column in jobs.c if column.name != "result"]
 
 
 class Store:
-    """The service's database at ``url`` (an SQLAlchemy URL); tables are made on first use."""
+    """The service's database at ``url`` (an SQLAlchemy URL). An empty one is made at this brushwork's
+    schema; one at another schema revision is refused (:mod:`.migrate`)."""
 
     def __init__(self, url: str):
         self.engine = sa.create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-
-    def _upsert(self):
-        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert
+        migrate.prepare(self.engine)
 
     # keys
-    def add_key(self, name: str) -> str:
+    def add_key(self, name: str, monthly_calls: int | None = None, monthly_megapixels: float | None = None) -> str:
         """A new random key for ``name``; only its digest is kept, so this is the one time it is seen."""
         token = KEY_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as db:
-            db.execute(keys.insert().values(name=name, prefix=token[:8], digest=digest(token), created=time.time()))
+            db.execute(keys.insert().values(name=name, prefix=token[:8], digest=digest(token), created=time.time(),
+                                            monthly_calls=monthly_calls, monthly_megapixels=monthly_megapixels))
         return token
+
+    def set_quotas(self, name: str, monthly_calls=UNSET, monthly_megapixels=UNSET) -> int:
+        """Set the quotas (None: none) of every live key named ``name``; returns how many."""
+        values = {column: value for column, value in
+                  (("monthly_calls", monthly_calls), ("monthly_megapixels", monthly_megapixels)) if value is not UNSET}
+        with self.engine.begin() as db:
+            return db.execute(keys.update().where(keys.c.name == name, keys.c.revoked.is_(None))
+                              .values(**values)).rowcount
 
     def keys(self) -> list[Key]:
         with self.engine.connect() as db:
-            rows = db.execute(sa.select(keys).order_by(keys.c.id))
-            return [Key(row.id, row.name, row.prefix, row.created, row.revoked) for row in rows]
+            return [_key(row) for row in db.execute(sa.select(keys).order_by(keys.c.id))]
 
     def revoke(self, name: str) -> int:
         """Revoke every live key named ``name``; returns how many."""
@@ -158,40 +129,70 @@ class Store:
     def key(self, token: str) -> Key | None:
         with self.engine.connect() as db:
             row = db.execute(sa.select(keys).where(keys.c.digest == digest(token))).first()
-        return None if row is None else Key(row.id, row.name, row.prefix, row.created, row.revoked)
+        return None if row is None else _key(row)
 
-    # usage
-    def count(self, key_id: int, method: str, megapixels: float, seconds: float) -> None:
-        """Add one call to ``key_id``'s usage of ``method`` today (UTC)."""
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        insert = self._upsert()(usage).values(key_id=key_id, day=day, method=method, calls=1,
-                                              megapixels=megapixels, seconds=seconds)
+    # calls and usage
+    def reserve(self, call_id: str, key_id: int, method: str, megapixels: float) -> None:
+        """Reserve a call under its key's quotas, or raise :class:`QuotaExceeded` (recorded as refused)."""
         with self.engine.begin() as db:
-            db.execute(insert.on_conflict_do_update(
-                index_elements=[usage.c.key_id, usage.c.day, usage.c.method],
-                set_={"calls": usage.c.calls + 1, "megapixels": usage.c.megapixels + megapixels,
-                      "seconds": usage.c.seconds + seconds},
-            ))
+            refusal = ledger.reserve(db, call_id, key_id, method, megapixels, time.time())
+        if refusal:
+            raise QuotaExceeded(refusal)
+
+    def bill(self, call_id: str, megapixels: float, seconds: float, claim: Claim | None = None,
+             answer: dict | None = None) -> bool:
+        """Bill a call, and store its answer (``idempotency.complete``'s arguments) under ``claim`` in the
+        same transaction; False, billing nothing, when the claim was taken over by a later request."""
+        with self.engine.begin() as db:
+            if claim is not None and not idempotency.complete(db, claim, **(answer or {})):
+                ledger.end(db, call_id, CANCELLED, "idempotency_superseded", time.time())
+                return False
+            return ledger.bill(db, call_id, megapixels, seconds, time.time())
+
+    def unbilled(self, call_id: str, key_id: int, method: str, state: str, code: str,
+                 claim: Claim | None = None) -> None:
+        """End a call unbilled, releasing its idempotency key."""
+        with self.engine.begin() as db:
+            ledger.unbilled(db, call_id, key_id, method, state, code, time.time())
+            if claim is not None:
+                idempotency.release(db, claim)
+
+    def claim_idempotency(self, key_id: int, token: str, signature: str, keep_seconds: float):
+        return idempotency.claim(self.engine, key_id, token, signature, keep_seconds)
+
+    def month(self, key_id: int) -> ledger.Month:
+        with self.engine.connect() as db:
+            return ledger.month(db, key_id, time.time())
 
     def usage(self, key_id: int) -> list[dict]:
         with self.engine.connect() as db:
-            rows = db.execute(sa.select(usage).where(usage.c.key_id == key_id).order_by(usage.c.day, usage.c.method))
-            return [{"day": row.day, "method": row.method, "calls": row.calls,
-                     "megapixels": round(row.megapixels, 6), "seconds": round(row.seconds, 3)} for row in rows]
+            return ledger.key_usage(db, key_id)
+
+    def invoice(self, since: str | None = None, until: str | None = None, key: str | None = None) -> list[dict]:
+        with self.engine.connect() as db:
+            return ledger.invoice_rows(db, since, until, key)
 
     # jobs
-    def add_job(self, key_id: int, method: str, fields: dict, uploads: list[Upload]) -> Job:
-        """Queue a job; returns it as stored."""
-        job = Job(uuid.uuid4().hex, key_id, QUEUED, method, fields, 0.0, None, 0, time.time(), None, None, None)
-        job_id = job.id
+    def add_job(self, job_id: str, key_id: int, method: str, fields: dict, uploads: list[Upload], megapixels: float,
+                claim: Claim | None = None) -> Job:
+        """Queue a job as a reserved call of the same id (or raise :class:`QuotaExceeded`), storing it
+        under ``claim``; returns it as stored."""
+        job = Job(job_id, key_id, QUEUED, method, fields, 0.0, None, 0, time.time(), None, None, None)
         with self.engine.begin() as db:
-            db.execute(jobs.insert().values(id=job_id, key_id=key_id, state=QUEUED, method=method,
-                                            fields=json.dumps(fields), progress=0.0, attempts=0, created=job.created))
-            if uploads:
-                db.execute(job_files.insert(), [
-                    {"job_id": job_id, "position": n, "field": u.field, "filename": u.filename, "data": u.data}
-                    for n, u in enumerate(uploads)
-                ])
+            refusal = ledger.reserve(db, job.id, key_id, method, megapixels, job.created)
+            if refusal is None:
+                db.execute(jobs.insert().values(id=job.id, key_id=key_id, state=QUEUED, method=method,
+                                                fields=json.dumps(fields), progress=0.0, attempts=0,
+                                                created=job.created))
+                if uploads:
+                    db.execute(job_files.insert(), [
+                        {"job_id": job.id, "position": n, "field": u.field, "filename": u.filename, "data": u.data}
+                        for n, u in enumerate(uploads)
+                    ])
+                if claim is not None:
+                    idempotency.complete(db, claim, job_id=job.id)
+        if refusal:
+            raise QuotaExceeded(refusal)
         return job
 
     def queued(self) -> int:
@@ -244,17 +245,28 @@ class Store:
         with self.engine.begin() as db:
             db.execute(jobs.update().where(jobs.c.id == job_id).values(progress=fraction))
 
-    def finish(self, job_id: str, result: bytes, media_type: str) -> None:
+    def finish(self, job_id: str, worker: str, result: bytes, media_type: str, megapixels: float,
+               seconds: float) -> bool:
+        """Store ``worker``'s result and bill the job, once: False when the job is no longer ``worker``'s
+        (its lease ran out and another server took it)."""
+        now = time.time()
         with self.engine.begin() as db:
-            db.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_([RUNNING, CANCELLING])).values(
-                state=DONE, progress=1.0, finished=time.time(), result=result, media_type=media_type))
+            done = db.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.worker == worker,
+                                                  jobs.c.state.in_([RUNNING, CANCELLING])).values(
+                state=DONE, progress=1.0, finished=now, result=result, media_type=media_type))
+            if done.rowcount != 1:
+                return False
             db.execute(job_files.delete().where(job_files.c.job_id == job_id))
+            ledger.bill(db, job_id, megapixels, seconds, now)
+            return True
 
-    def end(self, job_id: str, state: str, error: str | None = None) -> None:
-        """End a job as ``failed`` or ``cancelled``; its uploads are dropped."""
+    def end(self, job_id: str, state: str, error: str | None = None, code: str | None = None) -> None:
+        """End a job as ``failed`` or ``cancelled``, unbilled (``code`` says why); its uploads are dropped."""
+        now = time.time()
         with self.engine.begin() as db:
-            db.execute(jobs.update().where(jobs.c.id == job_id).values(state=state, error=error, finished=time.time()))
+            db.execute(jobs.update().where(jobs.c.id == job_id).values(state=state, error=error, finished=now))
             db.execute(job_files.delete().where(job_files.c.job_id == job_id))
+            ledger.end(db, job_id, state, code or state, now)
 
     def cancel(self, job_id: str) -> str:
         """Cancel a job: a queued one at once, a running one at its next step (``cancelling``); a
@@ -265,6 +277,7 @@ class Store:
                 db.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state == QUEUED)
                            .values(state=CANCELLED, finished=time.time()))
                 db.execute(job_files.delete().where(job_files.c.job_id == job_id))
+                ledger.end(db, job_id, CANCELLED, CANCELLED, time.time())
                 return CANCELLED
             if state in (RUNNING, CANCELLING):
                 db.execute(jobs.update().where(jobs.c.id == job_id).values(state=CANCELLING))
@@ -273,33 +286,48 @@ class Store:
             db.execute(jobs.delete().where(jobs.c.id == job_id))
             return "deleted"
 
-    def requeue(self, job_id: str) -> None:
+    def requeue(self, job_id: str, worker: str) -> None:
         """Give back a job this server stops running (it is shutting down): queued again, the attempt
         not counted; one being cancelled is cancelled."""
         with self.engine.begin() as db:
-            db.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state == RUNNING).values(
+            mine = (jobs.c.id == job_id) & (jobs.c.worker == worker)
+            db.execute(jobs.update().where(mine, jobs.c.state == RUNNING).values(
                 state=QUEUED, worker=None, progress=0.0, attempts=jobs.c.attempts - 1))
-            db.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state == CANCELLING)
-                       .values(state=CANCELLED, finished=time.time()))
+            cancelled = db.execute(jobs.update().where(mine, jobs.c.state == CANCELLING)
+                                   .values(state=CANCELLED, finished=time.time()))
+            if cancelled.rowcount:
+                ledger.end(db, job_id, CANCELLED, CANCELLED, time.time())
 
     def recover(self, lease_seconds: float) -> None:
         """Jobs whose server stopped beating for ``lease_seconds``: queued again while they have
-        attempts left, else failed; a ``cancelling`` one is cancelled."""
-        stale = jobs.c.heartbeat < time.time() - lease_seconds
+        attempts left, else failed; a ``cancelling`` one is cancelled. Calls left pending by a server
+        that died while painting (not jobs) are failed after :data:`idempotency.ABANDONED_SECONDS`."""
+        now = time.time()
+        stale = jobs.c.heartbeat < now - lease_seconds
+        ids = sa.select(jobs.c.id).where(stale)
         with self.engine.begin() as db:
-            db.execute(jobs.update().where(stale, jobs.c.state == CANCELLING)
-                       .values(state=CANCELLED, finished=time.time()))
+            ended = {CANCELLED: db.execute(ids.where(jobs.c.state == CANCELLING)).scalars().all()}
+            db.execute(jobs.update().where(stale, jobs.c.state == CANCELLING).values(state=CANCELLED, finished=now))
             db.execute(jobs.update().where(stale, jobs.c.state == RUNNING, jobs.c.attempts < ATTEMPTS)
                        .values(state=QUEUED, worker=None, progress=0.0))
+            ended[FAILED] = db.execute(ids.where(jobs.c.state == RUNNING)).scalars().all()
             db.execute(jobs.update().where(stale, jobs.c.state == RUNNING).values(
-                state=FAILED, finished=time.time(),
+                state=FAILED, finished=now,
                 error=f"the server running this job stopped {ATTEMPTS} times; submit it again"))
+            for state, job_ids in ended.items():
+                for job_id in job_ids:
+                    ledger.end(db, job_id, state, "server_stopped", now)
+            ledger.abandon(db, sa.select(jobs.c.id).where(jobs.c.state.in_(LIVE)),
+                           now - idempotency.ABANDONED_SECONDS, now)
 
     def expire(self, result_seconds: float) -> None:
-        """Drop the results of jobs that finished more than ``result_seconds`` ago."""
+        """Drop the results of jobs that finished more than ``result_seconds`` ago, and expired
+        idempotency keys."""
+        now = time.time()
         with self.engine.begin() as db:
-            db.execute(jobs.update().where(jobs.c.state == DONE, jobs.c.finished < time.time() - result_seconds)
+            db.execute(jobs.update().where(jobs.c.state == DONE, jobs.c.finished < now - result_seconds)
                        .values(state=EXPIRED, result=None))
+            idempotency.expire(db, now)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -1,0 +1,1 @@
+"""Alembic's revisions of the service's schema (``brushwork serve migrate`` runs them)."""
