@@ -3,59 +3,23 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
-from pathlib import Path
+import time
 
 import pytest
 
 from brushwork.service.settings import Settings
 from brushwork.service.store import Store
 
-from .host import unavailable
-from .serving import Server, free_port, wait_for_job
+from .postgres import Postgres
+from .serving import Server, wait_for_job
 from .test_serve import files
-
-POSTGRES_VERSIONS = Path("/usr/lib/postgresql")
-
-
-def _postgres_bin() -> Path | None:
-    """The newest installed PostgreSQL's ``bin`` folder."""
-    found = sorted(POSTGRES_VERSIONS.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return None if initdb is None else Path(initdb).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (run as the ``postgres`` user when we are root, as
-    PostgreSQL refuses root); yields its SQLAlchemy URL."""
-    binaries = _postgres_bin()
-    if binaries is None:
-        unavailable("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="brushwork-postgres-"))
-    as_user = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port, data = free_port(), folder / "data"
-
-    def run(*command: str) -> None:
-        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
-
-    run(str(binaries / "initdb"), "-D", str(data), "-U", "brushwork", "--auth=trust", "-E", "UTF8")
-    run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start", "-o",
-        f"-h 127.0.0.1 -p {port} -k {folder}")
-    try:
-        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "brushwork", "brushwork")
-        yield f"postgresql+psycopg://brushwork@127.0.0.1:{port}/brushwork"
-    finally:
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+    with Postgres() as url:
+        yield url
 
 
 def test_two_servers_share_keys_jobs_and_usage_in_postgresql(postgres, tmp_path):
@@ -75,8 +39,11 @@ def test_two_servers_share_keys_jobs_and_usage_in_postgresql(postgres, tmp_path)
 
 
 def test_ray_serve_with_two_replicas(tmp_path):
-    key = Store(Settings(data=tmp_path).url()).add_key("shop")
-    with Server(tmp_path, "--ray", "--replicas", "2") as server, server.client(key) as client:
+    store = Store(Settings(data=tmp_path).url())
+    key, rated = store.add_key("shop"), store.add_key("rated")
+    per_minute = 40
+    with Server(tmp_path, "--ray", "--replicas", "2", "--rate", str(per_minute)) as server, \
+            server.client(key) as client, server.client(rated) as burst:
         replicas = subprocess.run(["pgrep", "-f", "ServeReplica:brushwork"], capture_output=True, text=True)
         assert len(replicas.stdout.split()) == 2, replicas.stdout
         painted = client.post("/v1/stylize", files=files(), data={"size": "64", "method": "fast"})
@@ -88,3 +55,8 @@ def test_ray_serve_with_two_replicas(tmp_path):
         client.get("/v1/models")
         bad = client.post("/v1/stylize", files=files(b"junk"))
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_image"
+        start = time.monotonic()
+        answers = [burst.get("/v1/models").status_code for _ in range(2 * per_minute)]
+        elapsed = time.monotonic() - start
+        assert set(answers) == {200, 429}
+        assert per_minute <= answers.count(200) <= per_minute + elapsed * per_minute / 60 + 1, (answers, elapsed)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import ipaddress
+import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from brushwork.service.settings import Limits, Settings
@@ -19,6 +22,33 @@ def replicas(text: str) -> int | str:
     if text == "auto" or (text.isdigit() and int(text) > 0):
         return text if text == "auto" else int(text)
     raise argparse.ArgumentTypeError(f"replicas must be a positive number or auto, not {text!r}")
+
+
+def quota(text: str) -> float | None:
+    """A monthly quota: a number (0 refuses every call), or ``none`` for no quota."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"a quota is a number of at least 0, or none, not {text!r}")
+    return value
+
+
+def day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a day is YYYY-MM-DD, not {text!r}") from None
+
+
+def _quotas(parser: argparse.ArgumentParser, default=None) -> None:
+    parser.add_argument("--monthly-calls", type=quota, default=default, metavar="N",
+                        help="calls a calendar month (UTC) before 429 quota_exceeded; none: no quota")
+    parser.add_argument("--monthly-megapixels", type=quota, default=default, metavar="M",
+                        help="megapixels of results a calendar month; none: no quota")
 
 
 def _storage(parser: argparse.ArgumentParser, default=None) -> None:
@@ -59,6 +89,8 @@ def add_parser(commands) -> None:
     limits.add_argument("--queued-jobs", type=int, default=100, help="jobs waiting; more get 503 (default 100)")
     limits.add_argument("--job-seconds", type=float, default=1800, help="a job's time limit (default 1800)")
     limits.add_argument("--result-hours", type=float, default=24, help="how long results are kept (default 24)")
+    limits.add_argument("--idempotency-hours", type=float, default=24,
+                        help="how long an Idempotency-Key and its answer are kept (default 24)")
     limits.add_argument("--lease-seconds", type=float, default=30,
                         help="a running job whose server is silent this long is run again (default 30)")
     ray = s.add_argument_group("Ray Serve")
@@ -72,10 +104,20 @@ def add_parser(commands) -> None:
     key_actions = keys.add_subparsers(dest="key_action", required=True)
     add = key_actions.add_parser("add", help="make a key for NAME and print it (the only time it is shown)")
     add.add_argument("name")
-    listing = key_actions.add_parser("list", help="the keys (names and first characters, never the keys)")
+    _quotas(add)
+    change = key_actions.add_parser("set", help="change the quotas of NAME's live keys")
+    change.add_argument("name")
+    _quotas(change, argparse.SUPPRESS)
+    listing = key_actions.add_parser("list", help="the keys (names and first characters, never the keys) and quotas")
     revoke = key_actions.add_parser("revoke", help="revoke NAME's keys")
     revoke.add_argument("name")
-    for parser in (add, listing, revoke):
+    migrate = actions.add_parser("migrate", help="upgrade the database to this brushwork's schema (back it up first)")
+    usage = actions.add_parser("usage", help="billed usage per key, UTC day and method, for invoices")
+    usage.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="from this day (inclusive)")
+    usage.add_argument("--until", type=day, metavar="YYYY-MM-DD", help="to this day (inclusive)")
+    usage.add_argument("--key", metavar="NAME", help="only this key name")
+    usage.add_argument("--format", choices=("csv", "json"), default="csv")
+    for parser in (add, change, listing, revoke, migrate, usage):
         _storage(parser, argparse.SUPPRESS)
 
 
@@ -84,6 +126,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_bytes=int(args.max_request_mb * 2**20), megapixels=args.max_megapixels, steps=args.max_steps,
         size=args.max_size, rate_per_minute=args.rate, waiting_requests=args.waiting, queued_jobs=args.queued_jobs,
         job_seconds=args.job_seconds, result_seconds=args.result_hours * 3600,
+        idempotency_seconds=args.idempotency_hours * 3600,
     )
     data = {} if args.data is None else {"data": args.data}
     return Settings(database_url=args.database_url, workers=args.workers, job_workers=args.job_workers,
@@ -92,18 +135,61 @@ def _settings(args: argparse.Namespace) -> Settings:
                     **data)
 
 
+def _calls(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _limit(value) -> str:
+    return "no quota" if value is None else f"{value:g}"
+
+
 def _keys(args: argparse.Namespace, store) -> int:
     if args.key_action == "add":
-        print(store.add_key(args.name))
+        print(store.add_key(args.name, _calls(args.monthly_calls), args.monthly_megapixels))
         print(f"brushwork: key for {args.name!r}; it is not shown again, keep it safe", file=sys.stderr)
+    elif args.key_action == "set":
+        quotas = {name: getattr(args, name) for name in ("monthly_calls", "monthly_megapixels") if name in args}
+        if not quotas:
+            raise RequestError("say what to set: --monthly-calls and/or --monthly-megapixels")
+        if "monthly_calls" in quotas:
+            quotas["monthly_calls"] = _calls(quotas["monthly_calls"])
+        if not store.set_quotas(args.name, **quotas):
+            raise RequestError(f"no live key named {args.name!r}")
+        print(f"quotas of {args.name!r} set")
     elif args.key_action == "list":
         for key in store.keys():
             state = "live" if key.revoked is None else "revoked"
-            print(f"{key.name:24} {key.prefix}...  {state}")
+            print(f"{key.name:24} {key.prefix}...  {state:8} calls/month: {_limit(key.monthly_calls):9} "
+                  f"megapixels/month: {_limit(key.monthly_megapixels)}")
     elif not store.revoke(args.name):
         raise RequestError(f"no live key named {args.name!r}")
     else:
         print(f"revoked {args.name!r}")
+    return 0
+
+
+def _usage(args: argparse.Namespace, store) -> int:
+    rows = store.invoice(args.since, args.until, args.key)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        writer = csv.DictWriter(sys.stdout, ["key", "day", "method", "calls", "megapixels", "seconds"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    import sqlalchemy as sa
+
+    from brushwork.service import migrate
+
+    engine = sa.create_engine(settings.url())
+    before, after = migrate.upgrade(engine)
+    engine.dispose()
+    print(f"the database is at schema revision {after}" + ("" if before == after else
+                                                           f" (was {before or 'empty'})"))
     return 0
 
 
@@ -121,9 +207,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise RequestError(f"the service needs {missing.name}: {SERVE_EXTRA}") from None
     settings = _settings(args)
     settings.data.mkdir(parents=True, exist_ok=True)
+    if args.action == "migrate":
+        return _migrate(settings)
     store = Store(settings.url())
     if args.action == "keys":
         return _keys(args, store)
+    if args.action == "usage":
+        return _usage(args, store)
     if not _loopback(args.host) and not store.has_keys():
         raise RequestError(f"this server has no API keys, so it only listens on loopback addresses, not "
                            f"{args.host}: add one with `brushwork serve keys add NAME` first")

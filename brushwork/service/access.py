@@ -48,7 +48,8 @@ class RateLimiter:
                           .values(tokens=tokens - 1, updated=now)).rowcount == 1:
                 return 0.0
             if db.execute(insert(db)(rate_buckets).values(key_id=key_id, tokens=self.burst - 1, updated=now)
-                          .on_conflict_do_nothing(index_elements=[rate_buckets.c.key_id])).rowcount == 1:
+                          .on_conflict_do_nothing(index_elements=[rate_buckets.c.key_id])
+                          .returning(rate_buckets.c.key_id)).first() is not None:
                 return 0.0
             left = db.execute(sa.select(tokens).where(mine)).scalar_one()
         return max(1 - left, 0.0) / self.rate

@@ -75,8 +75,9 @@ def claim(engine: sa.Engine, key_id: int, token: str, signature: str, keep_secon
         taken = db.execute(insert(db)(idempotency).values(
             key_id=key_id, token=token, fingerprint=signature, owner=owner, state=RUNNING, created=now,
             expires=now + keep_seconds).on_conflict_do_nothing(index_elements=[idempotency.c.key_id,
-                                                                               idempotency.c.token]))
-        if taken.rowcount == 1:
+                                                                               idempotency.c.token])
+            .returning(idempotency.c.owner)).first()
+        if taken is not None:
             return Claim(key_id, token, owner)
         row = db.execute(sa.select(idempotency).where(mine)).one()
         if row.fingerprint != signature:

@@ -102,7 +102,8 @@ class JobRunner:
         except BrushworkError as error:
             self._settle(self.store.end, job.id, FAILED, str(error), core_error(error).code)
         except DATABASE_AWAY:
-            log.warning("job %s stopped: the database is away; its lease will run it again", job.id)
+            log.warning("job %s stopped: the database is away; it is queued again once it answers", job.id)
+            self._settle(self.store.requeue, job.id, self.name)
         except Exception:
             incident = uuid.uuid4().hex[:12]
             log.exception("incident %s in job %s", incident, job.id)
