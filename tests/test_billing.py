@@ -139,6 +139,19 @@ def test_only_successes_are_billed_and_every_other_end_is_recorded(database, ser
                                             ("refused", "use_jobs"): 1, ("cancelled", "cancelled"): 1}
 
 
+def test_a_client_that_hangs_up_while_its_image_is_painted_is_not_billed(database, server):
+    key = new_key(database, "hangup")
+    with server.client(key, timeout=0.5) as impatient, pytest.raises(httpx.ReadTimeout):
+        impatient.post("/v1/stylize", files=files(), data={"size": "1024"})
+    deadline = time.monotonic() + 60
+    while not ledger(database, "hangup") or ("pending", None) in ledger(database, "hangup"):
+        assert time.monotonic() < deadline, "the call was never recorded"
+        time.sleep(0.5)
+    assert ledger(database, "hangup") == {("cancelled", "client_disconnected"): 1}
+    with server.client(key) as client:
+        assert billed(client) == {}
+
+
 def test_a_quota_refuses_before_painting_and_a_repeat_never_counts(database, server):
     key = new_key(database, "quota", "--monthly-calls", "2", "--monthly-megapixels", "0.02")
     with server.client(key) as client:

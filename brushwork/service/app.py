@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from plugin_core import __version__, provenance
 from plugin_core.errors import BrushworkError, Cancelled
 
-from . import errors, idempotency, ledger
+from . import errors, idempotency, ledger, studio
 from .access import Access, Caller
 from .errors import ApiError
 from .forms import multipart_only, order_form
@@ -26,7 +26,7 @@ from .idempotency import Claim, Stored
 from .jobs import JobRunner
 from .limits import BodyLimit
 from .metrics import Measure, Metrics
-from .painting import FORMATS, ONE_PASS, Order, megapixels, offered_models, paint, style_request
+from .painting import FORMATS, ONE_PASS, Order, megapixels, offered_models, paint, style_request, thumbnail
 from .pool import RETRY_SECONDS, Pool
 from .settings import Settings
 from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store
@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         "`POST /v1/stylize` with the image; long work (Gram optimisation, large images) goes through "
         "`POST /v1/jobs`. Every `/v1` route takes `Authorization: Bearer KEY`."))
     errors.install(app)
+    studio.install(app)
     app.add_middleware(BodyLimit, limit=limits.request_bytes)
     app.add_middleware(Measure, metrics=metrics)
     CallerDep = Annotated[Caller, Depends(access)]
@@ -218,6 +219,12 @@ def create_app(settings: Settings) -> FastAPI:
     def models(_caller: CallerDep) -> dict:
         return {"methods": list(ONE_PASS) + ["gatys"],
                 "models": [{"name": name, "family": family or "own"} for name, family in offered_models().items()]}
+
+    @app.get("/v1/models/{name}/thumbnail", response_class=Response, responses={200: {"content": {"image/png": {}}}},
+             summary="a feed-forward style's look: a swatch painted with it (not billed)")
+    async def model_thumbnail(name: str, _caller: CallerDep) -> Response:
+        painted = await app.state.pool.run(thumbnail, name, settings.device)
+        return Response(painted, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/v1/usage", summary="this key's billed calls, megapixels and compute seconds by day and method, "
                                   "and what its monthly quotas leave")

@@ -79,7 +79,10 @@ class JobRunner:
             nonlocal last_report
             if time.monotonic() - last_report >= PROGRESS_SECONDS:
                 last_report = time.monotonic()
-                self.store.progress(job.id, fraction)
+                try:
+                    self.store.progress(job.id, fraction)
+                except DATABASE_AWAY:  # progress is a courtesy: painting goes on
+                    pass
 
         def cancel() -> bool:
             return cancelled.is_set() or self.stopping.is_set() or time.monotonic() > deadline

@@ -6,11 +6,14 @@ models this server offers (never a path); a mask must be the content's size.
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
+
+import torch
 
 from plugin_core import api, credentials, registry, watermark
 from plugin_core.errors import MaskError, RequestError, WeightsError
@@ -21,6 +24,7 @@ from plugin_core.requests import Fields, build, tile_label
 from .settings import Limits
 from .store import Upload
 
+THUMBNAIL_SIDE = 96
 FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 ONE_PASS = tuple(method for method in api.METHODS if method != "gatys")
 """The methods ``POST /v1/stylize`` paints at once; Gram optimisation goes through jobs."""
@@ -50,6 +54,28 @@ def offered_models() -> dict[str, str | None]:
     manifest = registry.read_manifest()
     offered = {model.name: model.family for model in manifest.values() if registry.installed(model)}
     return offered | {path.stem: None for path in registry.other_files(manifest)}
+
+
+def swatch(side: int) -> torch.Tensor:
+    """What a style's thumbnail paints: a sky over hills with a sun, ``[1,3,side,side]`` (made in code)."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
+    sky = torch.stack([0.45 + 0.3 * y, 0.65 + 0.2 * y, 0.95 - 0.1 * y])
+    hills = torch.stack([0.25 + 0.2 * x, 0.5 - 0.1 * y, 0.2 + 0.0 * y])
+    ground = (y > 0.62 + 0.08 * torch.sin(7 * x)).float()
+    sun = ((x - 0.72) ** 2 + (y - 0.28) ** 2 < 0.012).float()
+    image = sky * (1 - ground) + hills * ground
+    return (image * (1 - sun) + torch.tensor([1.0, 0.85, 0.4])[:, None, None] * sun)[None]
+
+
+@functools.lru_cache(maxsize=32)
+def thumbnail(name: str, device: str) -> bytes:
+    """A feed-forward style's look, as a PNG: :func:`swatch` painted with it (unmarked, not billed)."""
+    _model(name, "feedforward", offered_models())
+    request = build(swatch(THUMBNAIL_SIDE), Fields(method="feedforward", models=[name], size=THUMBNAIL_SIDE,
+                                                   watermark=False), device=device)
+    buffer = io.BytesIO()
+    encode_image(buffer, "PNG", api.stylize(request), None, {"model": name})
+    return buffer.getvalue()
 
 
 def file_name(upload: Upload) -> str:
