@@ -1,7 +1,7 @@
 // The key's usage: a bar chart by day (stacked by method) in SVG, a table, and what the quotas leave.
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 640, HEIGHT = 220, LEFT = 48, BOTTOM = 28, TOP = 12;
+const WIDTH = 640, HEIGHT = 220, LEFT = 48, BOTTOM = 28, TOP = 12, BAR_BAND = 72;
 const METHOD_COLOURS = { adain: "#8a3b12", fast: "#1b998b", feedforward: "#f3a712", gatys: "#6c4ab6" };
 const UNITS = { calls: "calls", megapixels: "megapixels", seconds: "compute seconds" };
 
@@ -24,7 +24,7 @@ export function drawChart(svg, caption, rows, measure) {
   }
   const totals = days.map((day) => rows.filter((r) => r.day === day).reduce((sum, r) => sum + r[measure], 0));
   const top = Math.max(...totals) || 1;
-  const band = (WIDTH - LEFT) / days.length;
+  const band = Math.min(BAR_BAND, (WIDTH - LEFT) / days.length);
   const scale = (value) => (value / top) * (HEIGHT - BOTTOM - TOP);
   svg.append(element("line", { x1: LEFT, y1: HEIGHT - BOTTOM, x2: WIDTH, y2: HEIGHT - BOTTOM, stroke: "#5c554c" }));
   svg.append(element("text", { x: 4, y: TOP + 8 }, String(round(top))));
