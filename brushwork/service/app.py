@@ -128,8 +128,8 @@ def create_app(settings: Settings) -> FastAPI:
             claim = await run_in_threadpool(claimed, caller, "stylize", order, idempotency_key)
             if isinstance(claim, Stored):
                 headers = dict(claim.headers)
-                return Response(claim.body, claim.status, headers=headers | {REPLAYED: "true"},
-                                media_type=headers.pop("content-type"))
+                media_type = headers.pop("content-type")
+                return Response(claim.body, claim.status, headers=headers | {REPLAYED: "true"}, media_type=media_type)
             work = partial(paint, cancel=gone.is_set, serial=settings.serial(caller.key_id), signer=signer,
                            reserve=partial(store.reserve, call_id, caller.key_id, method))
             painted = await app.state.pool.run(work, order, limits, settings.device)
