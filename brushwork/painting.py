@@ -17,7 +17,7 @@ from PIL import Image
 
 from plugin_core import api
 from plugin_core.errors import ImageError
-from plugin_core.image import LoadedImage, load_image, pil_to_tensors, resize, tensor_to_pil
+from plugin_core.image import LoadedImage, load_image, pil_to_tensors, reading_side, resize, tensor_to_pil
 from plugin_core.masks import load_mask
 from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, ModelSpec, build
 
@@ -32,10 +32,11 @@ def _many(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def as_picture(value: Picture, role: str) -> LoadedImage:
-    """``value`` as the core's RGB (and alpha) tensors."""
+def as_picture(value: Picture, role: str, longest: int | None = None) -> LoadedImage:
+    """``value`` as the core's RGB (and alpha) tensors; a file is decoded no smaller than ``longest``
+    (:func:`plugin_core.image.open_image`)."""
     if isinstance(value, (str, Path)):
-        return load_image(value, role)
+        return load_image(value, role, longest=longest)
     if isinstance(value, Image.Image):
         return pil_to_tensors(value)
     if isinstance(value, np.ndarray):
@@ -87,7 +88,8 @@ def request(
     content = as_picture(photo, "content").rgb
     size_hw = tuple(content.shape[-2:])
     fields = Fields(
-        method=method, styles=[as_picture(s, "style").rgb for s in _many(style)], models=_many(model),
+        method=method, styles=[as_picture(s, "style", reading_side(size)).rgb for s in _many(style)],
+        models=_many(model),
         style_weights=style_weights, masks=[as_mask(m, size_hw) for m in _many(mask)], strength=strength,
         size=size, tile=tile, color=color, steps=steps, seed=seed, watermark=watermark,
     )

@@ -14,7 +14,7 @@ import torch
 from plugin_core import api, registry
 from plugin_core.color import luminance
 from plugin_core.errors import RequestError
-from plugin_core.image import load_image, resize
+from plugin_core.image import load_image, reading_side, resize
 from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, build
 
 
@@ -33,7 +33,8 @@ def fields(folder: Path, request: dict) -> Fields:
     styles = []
     if method != "feedforward":
         if request.get("style"):
-            styles = [load_image(request["style"], "style").rgb]
+            longest = reading_side(request.get("size", DEFAULT_SIZE))
+            styles = [load_image(request["style"], "style", longest=longest).rgb]
         elif (folder / "style.npy").is_file():
             styles = [_planes(np.load(folder / "style.npy", allow_pickle=False))[0]]
         else:

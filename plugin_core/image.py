@@ -25,6 +25,11 @@ from .files import atomic_path
 
 MIN_SIDE = 32
 """The smallest side the VGG encoder can usefully take (four 2x poolings leave 2 pixels)."""
+READ_MARGIN = 2
+"""An image is decoded at no less than this many times the long side it is used at (:func:`reading_side`)."""
+EXIF_ORIENTATION = 0x0112
+TURNED_ORIENTATIONS = (5, 6, 7, 8)
+"""EXIF orientations that swap width and height."""
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 """Decompression-bomb guard: files with more pixels than this are refused before decoding."""
 HIGH_PRECISION_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 1}
@@ -46,9 +51,12 @@ class LoadedImage:
     bits: int
 
 
-def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: int | None = None) -> Image.Image:
+def open_image(
+    source: str | Path | BinaryIO, role: str = "image", max_pixels: int | None = None, longest: int | None = None,
+) -> Image.Image:
     """Open and fully decode ``source`` (a path, or an open binary file such as an upload), EXIF-rotated,
-    or raise :class:`ImageError` naming ``role``. ``max_pixels`` refuses larger images before decoding."""
+    or raise :class:`ImageError` naming ``role``. ``max_pixels`` refuses larger images before decoding;
+    ``longest`` decodes a larger one straight to about that long side (:func:`_decode_reduced`)."""
     label = describe(source, role)
     try:
         with warnings.catch_warnings():
@@ -57,7 +65,7 @@ def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: i
             if max_pixels is not None and pil.width * pil.height > max_pixels:
                 raise ImageError(f"{label} is {pil.width}x{pil.height} pixels, more than the "
                                  f"{max_pixels / 1e6:g} megapixels allowed")
-            pil.load()
+            pil = _decode_reduced(pil, longest)
     except FileNotFoundError:
         raise ImageError(f"{label} does not exist") from None
     except IsADirectoryError:
@@ -74,6 +82,43 @@ def open_image(source: str | Path | BinaryIO, role: str = "image", max_pixels: i
     if pil.width == 0 or pil.height == 0:
         raise ImageError(f"{label} is empty (0 pixels)")
     return ImageOps.exif_transpose(pil)
+
+
+def _decode_reduced(pil: Image.Image, longest: int | None) -> Image.Image:
+    """Decode ``pil``; one at least twice ``longest`` on its long side comes out reduced by a whole
+    factor to no less than ``longest`` (JPEG decodes at 1/2, 1/4 or 1/8 scale; others are box-reduced
+    after decoding), so its float copy stays small. Modes Pillow cannot reduce stay whole."""
+    factor = 0 if longest is None else max(pil.size) // longest
+    if factor < 2:
+        pil.load()
+        return pil
+    pil.draft(pil.mode, (-(-pil.width // factor), -(-pil.height // factor)))
+    pil.load()
+    factor = max(pil.size) // longest
+    try:
+        return pil.reduce(factor) if factor >= 2 else pil
+    except ValueError:
+        return pil
+
+
+def header_size(source: BinaryIO) -> tuple[int, int] | None:
+    """``(width, height)`` as shown (EXIF-rotated), read from ``source``'s header without decoding it;
+    None when it has no header Pillow reads (decoding it then says what is wrong)."""
+    try:
+        with Image.open(source) as pil:
+            width, height = pil.size
+            turned = pil.getexif().get(EXIF_ORIENTATION) in TURNED_ORIENTATIONS
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    finally:
+        source.seek(0)
+    return (height, width) if turned else (width, height)
+
+
+def reading_side(size: int | None) -> int | None:
+    """The long side an image used at ``size`` (a content's working long side) is decoded at, at
+    least: twice that, so what is resized afterwards keeps its detail; None: whole."""
+    return None if not size else READ_MARGIN * size
 
 
 def describe(source: str | Path | BinaryIO, role: str) -> str:
@@ -94,19 +139,20 @@ def pil_to_tensors(pil: Image.Image) -> LoadedImage:
         grey = grey.clamp(0, 1).view(1, 1, pil.height, pil.width)
         return LoadedImage(grey.expand(1, 3, -1, -1).contiguous(), None, 16)
     has_alpha = pil.mode in ALPHA_MODES or "transparency" in pil.info
-    pixels = np.asarray(pil.convert("RGBA" if has_alpha else "RGB"))
-    tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
+    pixels = np.array(pil.convert("RGBA" if has_alpha else "RGB"))
+    tensor = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).float().div_(255)
     if has_alpha:
         return LoadedImage(tensor[:, :3].contiguous(), tensor[:, 3:].contiguous(), 8)
     return LoadedImage(tensor, None, 8)
 
 
 def load_image(
-    source: str | Path | BinaryIO, role: str = "image", min_side: int = MIN_SIDE, max_pixels: int | None = None
+    source: str | Path | BinaryIO, role: str = "image", min_side: int = MIN_SIDE, max_pixels: int | None = None,
+    longest: int | None = None,
 ) -> LoadedImage:
     """Read an image for ``role`` ("content", "style"...), refusing ones smaller than ``min_side``
-    (or with more than ``max_pixels``)."""
-    loaded = pil_to_tensors(open_image(source, role, max_pixels))
+    (or with more than ``max_pixels``); ``longest``: see :func:`open_image`."""
+    loaded = pil_to_tensors(open_image(source, role, max_pixels, longest))
     check_size(loaded.rgb, describe(source, role), min_side)
     return loaded
 

@@ -17,14 +17,15 @@ from .image import describe, open_image
 
 def load_mask(
     source: str | Path | BinaryIO, size: tuple[int, int] | None = None, role: str = "mask",
-    max_pixels: int | None = None,
+    max_pixels: int | None = None, longest: int | None = None,
 ) -> torch.Tensor:
     """Read a mask (a path, or an open binary file named in ``role``): its alpha channel when it
     has one, else its grey level.
 
-    With ``size=(H, W)`` a mask of another size is resized to it, with a warning.
+    With ``size=(H, W)`` a mask of another size is resized to it, with a warning. ``longest``:
+    decode a large one reduced (:func:`plugin_core.image.open_image`), its size then left as read.
     """
-    pil = open_image(source, role, max_pixels)
+    pil = open_image(source, role, max_pixels, longest)
     has_alpha = pil.mode in ("RGBA", "LA", "PA") or "transparency" in pil.info
     grey = pil.convert("RGBA").getchannel("A") if has_alpha else pil.convert("L")
     mask = torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255).view(1, 1, grey.height, grey.width)

@@ -17,7 +17,7 @@ import torch
 
 from plugin_core import api
 from plugin_core.errors import BrushworkError
-from plugin_core.image import load_image, resize, save_image
+from plugin_core.image import load_image, reading_side, resize, save_image
 from plugin_core.masks import load_mask
 from plugin_core.requests import Fields, build
 
@@ -27,8 +27,8 @@ STYLE_CACHE = 16
 
 
 @lru_cache(maxsize=STYLE_CACHE)
-def _style_image(path: str) -> torch.Tensor:
-    return load_image(path, "style").rgb
+def _style_image(path: str, longest: int | None) -> torch.Tensor:
+    return load_image(path, "style", longest=longest).rgb
 
 
 def stale_temporaries(output: Path) -> list[Path]:
@@ -75,14 +75,15 @@ class Painter:
     def request(self, row: dict, content: torch.Tensor) -> api.StyleRequest:
         """The core's request for one row and its decoded ``content``."""
         method = self._value(row, "method")
-        size = tuple(content.shape[-2:])
+        size, long_side = tuple(content.shape[-2:]), int(self._value(row, "size"))
         mask = [] if blank(row.get("mask")) else [load_mask(str(row["mask"]), size)]
         paths = [] if method == "feedforward" else cell_list(self._value(row, "style"))
         wanted = Fields(
-            method=method, styles=[_style_image(path) for path in paths], models=cell_list(self._value(row, "model")),
+            method=method, styles=[_style_image(path, reading_side(long_side)) for path in paths],
+            models=cell_list(self._value(row, "model")),
             style_weights=[float(w) for w in cell_list(self._value(row, "style_weight"))], masks=mask,
             strength=None if blank(self._value(row, "strength")) else float(self._value(row, "strength")),
-            color=self._value(row, "color") or "none", size=int(self._value(row, "size")),
+            color=self._value(row, "color") or "none", size=long_side,
             tile=self.defaults.get("tile", "auto"), steps=int(self.defaults["steps"]),
             watermark=self.defaults.get("watermark", True),
         )

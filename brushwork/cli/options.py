@@ -12,7 +12,7 @@ from pathlib import Path
 from plugin_core import api, credentials, onnx_backend, watermark
 from plugin_core.devices import PRECISIONS
 from plugin_core.errors import RequestError
-from plugin_core.image import load_image
+from plugin_core.image import load_image, reading_side
 from plugin_core.masks import load_mask
 from plugin_core.methods.gatys import INITS, OPTIMIZERS, GatysSettings
 from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, HELP, Fields, build, tile_label, tile_side
@@ -117,7 +117,7 @@ def gatys_settings(args: argparse.Namespace) -> GatysSettings:
 
 def fields(args: argparse.Namespace, masks: list) -> Fields:
     """The fields these options ask for: style images read, ``masks`` already loaded."""
-    styles = [load_image(path, "style").rgb for path in args.style]
+    styles = [load_image(path, "style", longest=reading_side(args.size)).rgb for path in args.style]
     return Fields(
         method=args.method, styles=styles, models=args.model, style_weights=args.style_weight, masks=masks,
         strength=args.strength, size=args.size, tile=args.tile, color=args.color, color_when=args.color_when,

@@ -81,6 +81,9 @@ def add_parser(commands) -> None:
     limits = s.add_argument_group("limits")
     limits.add_argument("--max-request-mb", type=float, default=50, help="request body (default 50)")
     limits.add_argument("--max-megapixels", type=float, default=40, help="per uploaded image (default 40)")
+    limits.add_argument("--max-request-megapixels", type=float, default=100,
+                        help="all of a request's images together (default 100)")
+    limits.add_argument("--max-styles", type=int, default=8, help="style images per request (default 8)")
     limits.add_argument("--max-steps", type=int, default=2000, help="Gram optimisation steps (default 2000)")
     limits.add_argument("--max-size", type=int, default=2048, help="long side of a result (default 2048)")
     limits.add_argument("--rate", type=float, default=120, help="requests a minute per key (default 120)")
@@ -123,7 +126,8 @@ def add_parser(commands) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     limits = Limits(
-        request_bytes=int(args.max_request_mb * 2**20), megapixels=args.max_megapixels, steps=args.max_steps,
+        request_bytes=int(args.max_request_mb * 2**20), megapixels=args.max_megapixels,
+        request_megapixels=args.max_request_megapixels, styles=args.max_styles, steps=args.max_steps,
         size=args.max_size, rate_per_minute=args.rate, waiting_requests=args.waiting, queued_jobs=args.queued_jobs,
         job_seconds=args.job_seconds, result_seconds=args.result_hours * 3600,
         idempotency_seconds=args.idempotency_hours * 3600,

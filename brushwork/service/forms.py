@@ -30,7 +30,9 @@ def order_form(limits: Limits):
 
     async def form(
         content: Annotated[UploadFile, File(description="the photo to paint")],
-        style: Annotated[list[UploadFile] | None, File(description="style image (repeatable)")] = None,
+        style: Annotated[list[UploadFile] | None, File(description=(
+            f"style image (repeatable, at most {limits.styles}; all images of a request together at most "
+            f"{limits.request_megapixels:g} megapixels)"))] = None,
         mask: Annotated[list[UploadFile] | None, File(
             description="where the style applies, the content's size (one, or one per style)")] = None,
         model: Annotated[list[str] | None, Form(

@@ -17,7 +17,7 @@ import torch
 
 from plugin_core import api, credentials, registry, watermark
 from plugin_core.errors import MaskError, RequestError, WeightsError
-from plugin_core.image import LoadedImage, encode_image, load_image, resize
+from plugin_core.image import LoadedImage, encode_image, header_size, load_image, reading_side, resize
 from plugin_core.masks import load_mask
 from plugin_core.requests import Fields, build, tile_label
 
@@ -105,28 +105,47 @@ def _models(order: Order) -> list[str]:
     return names
 
 
-def _image(upload: Upload, limits: Limits) -> LoadedImage:
-    return load_image(io.BytesIO(upload.data), _role(upload), max_pixels=limits.pixels)
+def _image(upload: Upload, limits: Limits, longest: int | None) -> LoadedImage:
+    return load_image(io.BytesIO(upload.data), _role(upload), max_pixels=limits.pixels, longest=longest)
+
+
+def _sizes(order: Order, limits: Limits) -> dict[int, tuple[int, int] | None]:
+    """Each upload's size from its header, once the order is within the request's budget: at most
+    ``limits.styles`` styles, masks one or one per style, ``limits.request_megapixels`` in all."""
+    styles, masks = order.files("style"), order.files("mask")
+    if len(styles) > limits.styles:
+        raise RequestError(f"{len(styles)} style images, more than this server's {limits.styles} per request")
+    if len(masks) > max(1, len(styles) + len(order.fields["model"])):
+        raise MaskError(f"{len(masks)} masks for {len(styles)} styles: give one mask, or one per style")
+    sizes = {id(upload): header_size(io.BytesIO(upload.data)) for upload in order.uploads}
+    pixels = sum(width * height for width, height in filter(None, sizes.values()))
+    if pixels > limits.request_pixels:
+        raise RequestError(f"the request's images hold {pixels / 1e6:.1f} megapixels, more than this server's "
+                           f"{limits.request_megapixels:g} per request: send smaller images")
+    return sizes
 
 
 def decode(order: Order, limits: Limits) -> tuple[LoadedImage, Fields]:
-    """The content and the fields the order paints, every upload checked."""
+    """The content and the fields the order paints, every upload checked, each image decoded no
+    larger than it is used (:func:`plugin_core.image.reading_side`)."""
+    sizes = _sizes(order, limits)
     (content_upload,) = order.files("content")
-    content = _image(content_upload, limits)
-    height, width = content.rgb.shape[-2:]
     fields = order.fields
-    if not fields["size"] and max(height, width) > limits.size:
-        raise RequestError(f"content is {width}x{height} and size 0 keeps that, above this server's limit of "
+    own = sizes[id(content_upload)]
+    if not fields["size"] and own is not None and max(own) > limits.size:
+        raise RequestError(f"content is {own[0]}x{own[1]} and size 0 keeps that, above this server's limit of "
                            f"{limits.size} pixels: send a size")
+    content = _image(content_upload, limits, reading_side(fields["size"]))
+    longest = reading_side(fields["size"] or max(content.rgb.shape[-2:]))
     masks = []
     for upload in order.files("mask"):
-        mask = load_mask(io.BytesIO(upload.data), None, _role(upload), limits.pixels)
-        if tuple(mask.shape[-2:]) != (height, width):
-            raise MaskError(f"{_role(upload)} is {mask.shape[-1]}x{mask.shape[-2]}, the content {width}x{height}: "
+        shape = sizes[id(upload)]
+        if shape is not None and own is not None and shape != own:
+            raise MaskError(f"{_role(upload)} is {shape[0]}x{shape[1]}, the content {own[0]}x{own[1]}: "
                             "a mask must be the content's size")
-        masks.append(mask)
+        masks.append(load_mask(io.BytesIO(upload.data), None, _role(upload), limits.pixels, longest))
     wanted = Fields(
-        method=fields["method"], styles=[_image(upload, limits).rgb for upload in order.files("style")],
+        method=fields["method"], styles=[_image(upload, limits, longest).rgb for upload in order.files("style")],
         models=_models(order), style_weights=fields["style_weight"], masks=masks, strength=fields["strength"],
         size=fields["size"], tile=fields["tile"], color=fields["color"], color_when=fields["color_when"],
         steps=fields["steps"], seed=fields["seed"],

@@ -15,14 +15,18 @@ DEFAULT_PORT = 8000
 class Limits:
     """Safe defaults for a server on one machine; every one is a ``brushwork serve`` option.
 
-    ``request_bytes`` is enforced while the body streams in; ``megapixels`` is read from each
-    image's header before it is decoded (the decompression-bomb guard). ``rate_per_minute`` holds
+    ``request_bytes`` is enforced while the body streams in; ``megapixels`` (per image),
+    ``request_megapixels`` (all of a request's images) and ``styles`` are read from the images'
+    headers before any is decoded (the decompression-bomb guard), and each image is decoded no
+    larger than it is used. ``rate_per_minute`` holds
     for a key across every server of the database; an ``Idempotency-Key`` is kept
     ``idempotency_seconds``.
     """
 
     request_bytes: int = 50 * 2**20
     megapixels: float = 40.0
+    request_megapixels: float = 100.0
+    styles: int = 8
     steps: int = 2000
     size: int = 2048
     rate_per_minute: float = 120.0
@@ -35,6 +39,10 @@ class Limits:
     @property
     def pixels(self) -> int:
         return int(self.megapixels * 1e6)
+
+    @property
+    def request_pixels(self) -> int:
+        return int(self.request_megapixels * 1e6)
 
 
 @dataclass(frozen=True)
