@@ -156,6 +156,11 @@ def _validate(request: StyleRequest) -> None:
             "use colour preservation 'after' (or 'luminance')"
         )
     _check_image(request.content, "content")
+    height, width = working_size(request)
+    if min(height, width) < MIN_SIDE:
+        raise RequestError(f"at size {request.size} the {request.content.shape[-1]}x{request.content.shape[-2]} "
+                           f"content becomes {width}x{height}; its smaller side must be at least {MIN_SIDE} pixels: "
+                           "give a larger size, or crop it")
     for r, region in enumerate(request.regions):
         region.normalised_weights()
         for s, style in enumerate(region.styles):

@@ -86,15 +86,15 @@ def open_image(
 
 def _decode_reduced(pil: Image.Image, longest: int | None) -> Image.Image:
     """Decode ``pil``; one at least twice ``longest`` on its long side comes out reduced by a whole
-    factor to no less than ``longest`` (JPEG decodes at 1/2, 1/4 or 1/8 scale; others are box-reduced
-    after decoding), so its float copy stays small. Modes Pillow cannot reduce stay whole."""
-    factor = 0 if longest is None else max(pil.size) // longest
+    factor (:func:`_reduction`; JPEG decodes at 1/2, 1/4 or 1/8 scale, others are box-reduced after
+    decoding), so its float copy stays small. Modes Pillow cannot reduce stay whole."""
+    factor = _reduction(pil.size, longest)
     if factor < 2:
         pil.load()
         return pil
     pil.draft(pil.mode, (-(-pil.width // factor), -(-pil.height // factor)))
     pil.load()
-    factor = max(pil.size) // longest
+    factor = _reduction(pil.size, longest)
     try:
         return pil.reduce(factor) if factor >= 2 else pil
     except ValueError:
@@ -113,6 +113,12 @@ def header_size(source: BinaryIO) -> tuple[int, int] | None:
     finally:
         source.seek(0)
     return (height, width) if turned else (width, height)
+
+
+def _reduction(size: tuple[int, int], longest: int | None) -> int:
+    """The whole factor that brings ``size``'s long side to no less than ``longest`` and its short
+    side to no less than :data:`MIN_SIDE` (0: none asked)."""
+    return 0 if longest is None else min(max(size) // longest, min(size) // MIN_SIDE)
 
 
 def reading_side(size: int | None) -> int | None:

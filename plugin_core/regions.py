@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,9 @@ class Region:
         weights = [float(style.weight) for style in self.styles]
         if not weights:
             raise RequestError("a region needs at least one style image")
-        if any(w < 0 or w != w for w in weights) or sum(weights) <= 0:
-            raise RequestError(f"style weights must be >= 0 and not all zero, got {weights}")
         total = sum(weights)
+        if any(not w >= 0 for w in weights) or not 0 < total < math.inf:
+            raise RequestError(f"style weights must be >= 0, not all zero, and sum to a finite number, got {weights}")
         return [w / total for w in weights]
 
 

@@ -119,3 +119,21 @@ def test_the_command_line_reads_a_large_style_within_the_budget(tmp_path, huge_p
     large = cli_peak_mb(*common, "--style", str(tmp_path / "huge.png"), "-o", str(tmp_path / "large.png"))
     print(f"command line peak: {small:.0f} MB with a small style, {large:.0f} MB with a 36-megapixel one")
     assert large - small < BUDGET_MB
+
+
+def test_a_thin_image_and_overflowing_weights_are_a_400_naming_them(tmp_path):
+    thin = io.BytesIO()
+    Image.new("RGB", (20000, 32), (90, 120, 150)).save(thin, "PNG")
+    painting = image_bytes("painting.jpg", 64, "JPEG")
+    with Server(tmp_path, *UNLIMITED_RATE) as server, server.client() as client:
+        answer = client.post("/v1/stylize", data={"size": "512"}, files=[
+            ("content", ("thin.png", thin.getvalue())), ("style", ("painting.jpg", painting))])
+        assert answer.status_code == 400, answer.text
+        assert "512x1" in answer.json()["error"]["message"] and "at least 32" in answer.json()["error"]["message"]
+        job = client.post("/v1/jobs", data={"size": "512", "method": "gatys"}, files=[
+            ("content", ("thin.png", thin.getvalue())), ("style", ("painting.jpg", painting))])
+        assert job.status_code == 400, job.text
+        huge = client.post("/v1/stylize", data={"size": "64", "style_weight": ["1e308", "1e308"]}, files=[
+            ("content", ("photo.png", image_bytes("photo.jpg", 96))), ("style", ("a.jpg", painting)),
+            ("style", ("b.jpg", painting))])
+        assert huge.status_code == 400 and "finite" in huge.json()["error"]["message"], huge.text
