@@ -3,19 +3,28 @@ are used, a request's images have a budget, and every door reads large styles wi
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
+import socket
+import stat
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from brushwork.service.settings import Settings
+from brushwork.service.store import Store
 from plugin_core.image import header_size, load_image, open_image
 
-from .serving import EXAMPLES, ROOT, Server, image_bytes
-from .test_serve import UNLIMITED_RATE
+from .serving import EXAMPLES, ROOT, Server, brushwork, image_bytes
+from .test_serve import UNLIMITED_RATE, files
 
 HUGE_SIDE = 6000
 """36 megapixels: about 430 MB as float32 RGB, about 100 kB as a flat PNG."""
@@ -137,3 +146,124 @@ def test_a_thin_image_and_overflowing_weights_are_a_400_naming_them(tmp_path):
             ("content", ("photo.png", image_bytes("photo.jpg", 96))), ("style", ("a.jpg", painting)),
             ("style", ("b.jpg", painting))])
         assert huge.status_code == 400 and "finite" in huge.json()["error"]["message"], huge.text
+
+
+def raw(server: Server, request: bytes, wait: float = 5.0) -> bytes:
+    """Send ``request`` bytes as they are and read the answer (the connection left open meanwhile)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as connection:
+        connection.sendall(request)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+    return answer
+
+
+def status_and_error(answer: bytes) -> tuple[int, dict]:
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)["error"]
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    data = tmp_path_factory.mktemp("hardened")
+    keys = {name: brushwork("serve", "--data", str(data), "keys", "add", name).stdout.strip()
+            for name in ("ann", "ben", "cat")}
+    options = ("--jobs-per-key", "2", "--calls-per-key", "1", "--job-workers", "0", "--body-idle-seconds", "2",
+               *UNLIMITED_RATE)
+    with Server(data, *options) as server:
+        yield server, keys, data
+
+
+def test_one_key_cannot_take_every_place_or_job_while_another_is_served(keyed):
+    server, keys, _data = keyed
+    gatys = {"method": "gatys", "size": "64", "steps": "10"}
+    with server.client(keys["ann"]) as ann, server.client(keys["ben"]) as ben:
+        assert [ann.post("/v1/jobs", files=files(), data=gatys).status_code for _ in range(3)] == [202, 202, 429]
+        assert ann.post("/v1/jobs", files=files(), data=gatys).json()["error"]["code"] == "too_many_jobs"
+        assert ben.post("/v1/jobs", files=files(), data=gatys).status_code == 202
+        answers = {}
+        slow = threading.Thread(target=lambda: answers.update(first=ann.post(
+            "/v1/stylize", files=files(), data={"size": "768"})))
+        slow.start()
+        time.sleep(1.0)
+        second = ann.post("/v1/stylize", files=files(), data={"size": "64"})
+        other = ben.post("/v1/stylize", files=files(), data={"size": "64"})
+        slow.join()
+    assert second.status_code == 429 and second.json()["error"]["code"] == "too_many_calls"
+    assert other.status_code == 200 and answers["first"].status_code == 200
+
+
+def test_the_queue_cap_holds_for_parallel_submissions(tmp_path):
+    with Server(tmp_path, "--queued-jobs", "3", "--job-workers", "0", *UNLIMITED_RATE) as server:
+        def submit(_n):
+            with server.client() as client:
+                return client.post("/v1/jobs", files=files(), data={"method": "gatys", "size": "256"}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = sorted(pool.map(submit, range(8)))
+    assert statuses == [202] * 3 + [503] * 5
+    assert Store(Settings(data=tmp_path).url()).queued() == 3
+
+
+def test_a_wrong_key_is_answered_before_its_body_and_a_stalled_body_is_cut(keyed):
+    server, keys, _data = keyed
+    head = (f"POST /v1/stylize HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Bearer bw_wrong\r\n"
+            f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {40 * 2**20}\r\n\r\n").encode()
+    start = time.monotonic()
+    status, error = status_and_error(raw(server, head + b"--x\r\n" + b"a" * 65536))
+    assert status == 401 and error["code"] == "unauthorized" and time.monotonic() - start < 5
+    stalled = head.replace(b"bw_wrong", keys["cat"].encode()).replace(str(40 * 2**20).encode(), b"100000")
+    start = time.monotonic()
+    status, error = status_and_error(raw(server, stalled + b"--x\r\n" + b"a" * 1000, wait=30))
+    assert status == 408 and error["code"] == "timeout" and 2 <= time.monotonic() - start < 20
+
+
+def test_uvicorns_own_refusals_are_json_and_headers_have_a_limit(keyed):
+    server, _keys, _data = keyed
+    assert status_and_error(raw(server, b"NOT HTTP AT ALL\r\n\r\n"))[0] == 400
+    huge_header = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 200_000}\r\n\r\n".encode()
+    status, error = status_and_error(raw(server, huge_header))
+    assert status == 400 and error["code"] == "bad_request"
+
+
+def test_wrong_keys_from_one_address_are_slowed_whatever_it_forwards(keyed):
+    server, keys, _data = keyed
+    answers = []
+    for n in range(12):
+        with server.client("bw_guess") as guesser:
+            answers.append(guesser.get("/v1/models", headers={"X-Forwarded-For": f"203.0.113.{n}"}))
+    assert [a.status_code for a in answers[:10]] == [401] * 10
+    assert answers[-1].status_code == 429 and answers[-1].json()["error"]["code"] == "too_many_failures"
+    with server.client(keys["cat"]) as cat:
+        assert cat.get("/v1/models").status_code == 200, "a right key always passes"
+
+
+def test_head_works_and_the_database_is_private(keyed):
+    server, keys, data = keyed
+    with server.client(keys["cat"]) as cat:
+        for route in ("/healthz", "/v1/models", "/"):
+            answer = cat.head(route)
+            assert answer.status_code == 200 and answer.content == b"", route
+    files_ = sorted(data.glob("brushwork.sqlite3*"))
+    assert len(files_) >= 2 and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files_), \
+        [(path.name, oct(path.stat().st_mode)) for path in files_]
+
+
+def test_hosts_origins_and_slashes(tmp_path):
+    with Server(tmp_path / "open", *UNLIMITED_RATE) as open_server, open_server.client() as client:
+        evil = client.get("/healthz/", headers={"Host": "evil.example"})
+        assert evil.status_code == 400 and evil.json()["error"]["code"] == "invalid_host"
+        assert client.get("/healthz/").status_code == 404 and "location" not in client.get("/healthz/").headers
+        cross = client.post("/v1/stylize", files=files(), data={"size": "64"}, headers={"Origin": "http://evil.example"})
+        assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_origin"
+        same = client.post("/v1/stylize", files=files(), data={"size": "64"},
+                           headers={"Origin": f"http://127.0.0.1:{open_server.port}"})
+        assert same.status_code == 200
+    data = tmp_path / "keyed"
+    key = brushwork("serve", "--data", str(data), "keys", "add", "shop").stdout.strip()
+    with Server(data, "--allowed-hosts", "api.example.com,127.0.0.1", *UNLIMITED_RATE) as server, \
+            server.client(key) as client:
+        assert client.get("/v1/models", headers={"Host": "api.example.com"}).status_code == 200
+        other = client.get("/v1/models", headers={"Host": "evil.example"})
+        assert other.status_code == 400 and other.json()["error"]["code"] == "invalid_host"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import ipaddress
 import json
 import sys
 from datetime import date
@@ -14,7 +13,6 @@ from brushwork.service.settings import Limits, Settings
 from plugin_core.errors import RequestError
 
 SERVE_EXTRA = "pip install 'brushwork[serve]'"
-LOOPBACK_NAMES = ("localhost",)
 
 
 def replicas(text: str) -> int | str:
@@ -78,6 +76,11 @@ def add_parser(commands) -> None:
     s.add_argument("--c2pa-cert", type=Path, metavar="PEM", help="the certificate chain that signs the results' "
                    "C2PA content credentials (default: a development certificate made once in DATA/c2pa)")
     s.add_argument("--c2pa-key", type=Path, metavar="PEM", help="its private key")
+    s.add_argument("--allowed-hosts", type=lambda text: tuple(filter(None, text.split(","))), default=(),
+                   metavar="NAME,...", help="the Host names this server answers to, e.g. api.example.com or "
+                   "*.example.com (default: any; a server without keys answers loopback hosts only)")
+    s.add_argument("--trusted-proxies", metavar="IP,...", help="addresses of proxies whose X-Forwarded-For "
+                   "and X-Forwarded-Proto are believed (default: nobody's)")
     limits = s.add_argument_group("limits")
     limits.add_argument("--max-request-mb", type=float, default=50, help="request body (default 50)")
     limits.add_argument("--max-megapixels", type=float, default=40, help="per uploaded image (default 40)")
@@ -89,7 +92,13 @@ def add_parser(commands) -> None:
     limits.add_argument("--rate", type=float, default=120, help="requests a minute per key (default 120)")
     limits.add_argument("--waiting", type=int, default=8,
                         help="/v1/stylize requests that may wait for a worker; more get 503 (default 8)")
+    limits.add_argument("--calls-per-key", type=int, default=4,
+                        help="painting places one key may hold at once; more get 429 (default 4)")
     limits.add_argument("--queued-jobs", type=int, default=100, help="jobs waiting; more get 503 (default 100)")
+    limits.add_argument("--jobs-per-key", type=int, default=20,
+                        help="jobs one key may have queued or running; more get 429 (default 20)")
+    limits.add_argument("--body-idle-seconds", type=float, default=30,
+                        help="a request body that stops arriving this long is cut with 408 (default 30)")
     limits.add_argument("--job-seconds", type=float, default=1800, help="a job's time limit (default 1800)")
     limits.add_argument("--result-hours", type=float, default=24, help="how long results are kept (default 24)")
     limits.add_argument("--idempotency-hours", type=float, default=24,
@@ -129,6 +138,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_bytes=int(args.max_request_mb * 2**20), megapixels=args.max_megapixels,
         request_megapixels=args.max_request_megapixels, styles=args.max_styles, steps=args.max_steps,
         size=args.max_size, rate_per_minute=args.rate, waiting_requests=args.waiting, queued_jobs=args.queued_jobs,
+        calls_per_key=args.calls_per_key, jobs_per_key=args.jobs_per_key, body_idle_seconds=args.body_idle_seconds,
         job_seconds=args.job_seconds, result_seconds=args.result_hours * 3600,
         idempotency_seconds=args.idempotency_hours * 3600,
     )
@@ -136,7 +146,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(database_url=args.database_url, workers=args.workers, job_workers=args.job_workers,
                     device=args.device, limits=limits, lease_seconds=args.lease_seconds,
                     watermark_serials=args.watermark_serials, c2pa_cert=args.c2pa_cert, c2pa_key=args.c2pa_key,
-                    **data)
+                    allowed_hosts=args.allowed_hosts, trusted_proxies=args.trusted_proxies, **data)
 
 
 def _calls(value: float | None) -> int | None:
@@ -197,15 +207,9 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host in LOOPBACK_NAMES
-
-
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
+        from brushwork.service.gate import loopback
         from brushwork.service.store import Store
     except ImportError as missing:
         raise RequestError(f"the service needs {missing.name}: {SERVE_EXTRA}") from None
@@ -218,7 +222,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return _keys(args, store)
     if args.action == "usage":
         return _usage(args, store)
-    if not _loopback(args.host) and not store.has_keys():
+    if not loopback(args.host) and not store.has_keys():
         raise RequestError(f"this server has no API keys, so it only listens on loopback addresses, not "
                            f"{args.host}: add one with `brushwork serve keys add NAME` first")
     if args.ray:
@@ -229,6 +233,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     import uvicorn
 
     from brushwork.service.app import create_app
+    from brushwork.service.http import HEADER_BYTES, JsonErrorsProtocol
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", http=JsonErrorsProtocol,
+                h11_max_incomplete_event_size=HEADER_BYTES, proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies)
     return 0

@@ -19,15 +19,16 @@ from plugin_core import __version__, provenance
 from plugin_core.errors import BrushworkError, Cancelled
 
 from . import errors, idempotency, ledger, studio
-from .access import Access, Caller
+from .access import Access, Authenticate, Caller
 from .errors import ApiError
 from .forms import multipart_only, order_form
+from .gate import Gate
 from .idempotency import Claim, Stored
 from .jobs import JobRunner
 from .limits import BodyLimit
 from .metrics import Measure, Metrics
 from .painting import FORMATS, ONE_PASS, Order, megapixels, offered_models, paint, style_request, thumbnail
-from .pool import RETRY_SECONDS, Pool
+from .pool import RETRY_SECONDS, KeyPlaces, Pool
 from .settings import Settings
 from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     access = Access(store, limits.rate_per_minute)
     signer = settings.signer()
     runner = JobRunner(store, settings, metrics, signer)
+    places = KeyPlaces(limits.calls_per_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -85,13 +87,16 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await run_in_threadpool(runner.stop)
 
-    app = FastAPI(title="brushwork", version=__version__, lifespan=lifespan, description=(
+    app = FastAPI(title="brushwork", version=__version__, lifespan=lifespan, redirect_slashes=False, description=(
         "Neural style transfer: paint a photo in the style of a painting. One-pass methods answer "
         "`POST /v1/stylize` with the image; long work (Gram optimisation, large images) goes through "
         "`POST /v1/jobs`. Every `/v1` route takes `Authorization: Bearer KEY`."))
     errors.install(app)
     studio.install(app)
-    app.add_middleware(BodyLimit, limit=limits.request_bytes)
+    # the last added runs first: measure, gate on Host and Origin, identify the key, then the body
+    app.add_middleware(BodyLimit, limit=limits.request_bytes, idle_seconds=limits.body_idle_seconds)
+    app.add_middleware(Authenticate, access=access)
+    app.add_middleware(Gate, allowed_hosts=settings.allowed_hosts, open_mode=lambda: not access.has_keys())
     app.add_middleware(Measure, metrics=metrics)
     CallerDep = Annotated[Caller, Depends(access)]
     OrderDep = Annotated[Order, Depends(order_form(limits))]
@@ -132,7 +137,8 @@ def create_app(settings: Settings) -> FastAPI:
                 return Response(claim.body, claim.status, headers=headers | {REPLAYED: "true"}, media_type=media_type)
             work = partial(paint, cancel=gone.is_set, serial=settings.serial(caller.key_id), signer=signer,
                            reserve=partial(store.reserve, call_id, caller.key_id, method))
-            painted = await app.state.pool.run(work, order, limits, settings.device)
+            with places.held(caller.key_id):
+                painted = await app.state.pool.run(work, order, limits, settings.device)
             if gone.is_set() and claim is None:
                 raise Cancelled("the client hung up")
             headers = {"X-Brushwork-Method": method, "X-Brushwork-Seconds": f"{painted.seconds:.3f}",
@@ -166,7 +172,7 @@ def create_app(settings: Settings) -> FastAPI:
             request, _ = await anyio.to_thread.run_sync(style_request, order, limits, settings.device,
                                                         limiter=app.state.checks)
             job = await run_in_threadpool(store.add_job, call_id, caller.key_id, method, order.fields, order.uploads,
-                                          megapixels(request), claim)
+                                          megapixels(request), (limits.queued_jobs, limits.jobs_per_key), claim)
         except BaseException as error:
             await unbilled(call_id, caller, method, error, claim)
             raise

@@ -4,6 +4,7 @@ id to find it in the log, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -25,7 +26,7 @@ CORE_ERRORS = ((ImageError, "invalid_image"), (MaskError, "invalid_mask"), (Weig
 DATABASE_AWAY = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 """The database does not answer (restarting, unreachable, out of connections): the caller retries."""
 DATABASE_RETRY_SECONDS = 5
-HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "timeout",
               413: "too_large", 415: "unsupported_media_type", 429: "rate_limited", 503: "busy"}
 
 
@@ -39,6 +40,17 @@ class ApiError(Exception):
 
 def body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
+
+
+async def send_error(send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """Answer from ASGI middleware, before any route: the error body, the connection then closed
+    (the request's body may be unread)."""
+    payload = json.dumps(body(code, message)).encode()
+    extra = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"), *extra]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def database_unavailable() -> JSONResponse:

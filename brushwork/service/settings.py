@@ -20,7 +20,9 @@ class Limits:
     headers before any is decoded (the decompression-bomb guard), and each image is decoded no
     larger than it is used. ``rate_per_minute`` holds
     for a key across every server of the database; an ``Idempotency-Key`` is kept
-    ``idempotency_seconds``.
+    ``idempotency_seconds``. One key may hold at most ``calls_per_key`` of a server's painting
+    places and ``jobs_per_key`` queued or running jobs, so it cannot starve the others. A body that
+    stops arriving for ``body_idle_seconds`` is cut (408).
     """
 
     request_bytes: int = 50 * 2**20
@@ -31,7 +33,10 @@ class Limits:
     size: int = 2048
     rate_per_minute: float = 120.0
     waiting_requests: int = 8
+    calls_per_key: int = 4
     queued_jobs: int = 100
+    jobs_per_key: int = 20
+    body_idle_seconds: float = 30.0
     job_seconds: float = 1800.0
     result_seconds: float = 86400.0
     idempotency_seconds: float = 86400.0
@@ -53,7 +58,9 @@ class Settings:
     it is queued again. Every result carries brushwork's invisible mark; ``watermark_serials`` puts
     the caller's key id in it too (its low 16 bits), so a result found elsewhere can be traced.
     Results carry C2PA content credentials where c2pa-python is installed, signed with
-    ``c2pa_cert`` and ``c2pa_key``, else with a development certificate made once in ``data/c2pa``."""
+    ``c2pa_cert`` and ``c2pa_key``, else with a development certificate made once in ``data/c2pa``.
+    ``allowed_hosts``: the Host names it answers to (empty: any; without keys, loopback only).
+    ``trusted_proxies``: the addresses whose ``X-Forwarded-For`` is believed (None: nobody's)."""
 
     data: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "brushwork-serve")
     database_url: str | None = None
@@ -66,6 +73,8 @@ class Settings:
     watermark_serials: bool = False
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_proxies: str | None = None
 
     def serial(self, key_id: int) -> int:
         """The serial the mark of ``key_id``'s results carries (0: none)."""

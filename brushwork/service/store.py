@@ -14,10 +14,12 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from . import idempotency, ledger, migrate
+from .errors import ApiError
 from .idempotency import Claim
 from .ledger import QuotaExceeded
 from .schema import job_files, jobs, keys
@@ -28,6 +30,9 @@ ATTEMPTS = 2
 QUEUED, RUNNING, CANCELLING = "queued", "running", "cancelling"
 DONE, FAILED, CANCELLED, EXPIRED = "done", "failed", "cancelled", "expired"
 LIVE = (QUEUED, RUNNING, CANCELLING)
+QUEUE_LOCK = 0x6272_7371
+"""PostgreSQL advisory lock held while a job is counted against the queue's caps and queued."""
+RETRY_SECONDS = 5
 UNSET = object()
 """A quota argument left as it is."""
 
@@ -91,6 +96,8 @@ class Store:
     def __init__(self, url: str):
         self.engine = sa.create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
+            if self.engine.url.database not in (None, "", ":memory:"):
+                _private(Path(self.engine.url.database))
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate.prepare(self.engine)
 
@@ -174,11 +181,15 @@ class Store:
 
     # jobs
     def add_job(self, job_id: str, key_id: int, method: str, fields: dict, uploads: list[Upload], megapixels: float,
-                claim: Claim | None = None) -> Job:
-        """Queue a job as a reserved call of the same id (or raise :class:`QuotaExceeded`), storing it
-        under ``claim``; returns it as stored."""
+                caps: tuple[int, int], claim: Claim | None = None) -> Job:
+        """Queue a job as a reserved call of the same id, storing it under ``claim``; returns it as
+        stored. ``caps``: jobs queued in all, and jobs queued or running of this key, at most; both are
+        counted under a lock, so parallel submissions never pass them. Raises :class:`QuotaExceeded`,
+        or 503 ``busy`` / 429 ``too_many_jobs``."""
         job = Job(job_id, key_id, QUEUED, method, fields, 0.0, None, 0, time.time(), None, None, None)
         with self.engine.begin() as db:
+            _queue_locked(db)
+            _within(db, key_id, *caps)
             refusal = ledger.reserve(db, job.id, key_id, method, megapixels, job.created)
             if refusal is None:
                 db.execute(jobs.insert().values(id=job.id, key_id=key_id, state=QUEUED, method=method,
@@ -328,6 +339,33 @@ class Store:
             db.execute(jobs.update().where(jobs.c.state == DONE, jobs.c.finished < now - result_seconds)
                        .values(state=EXPIRED, result=None))
             idempotency.expire(db, now)
+
+
+def _queue_locked(db: sa.Connection) -> None:
+    """Hold the queue until the transaction ends: PostgreSQL's advisory lock, SQLite's write lock."""
+    if db.dialect.name == "postgresql":
+        db.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": QUEUE_LOCK})
+    else:
+        db.execute(jobs.update().where(sa.false()).values(state=jobs.c.state))
+
+
+def _within(db: sa.Connection, key_id: int, queued_jobs: int, key_jobs: int) -> None:
+    queued = db.execute(sa.select(sa.func.count()).select_from(jobs).where(jobs.c.state == QUEUED)).scalar_one()
+    if queued >= queued_jobs:
+        raise ApiError(503, "busy", f"the job queue is full ({queued_jobs} jobs); retry later",
+                       {"Retry-After": str(RETRY_SECONDS)})
+    mine = db.execute(sa.select(sa.func.count()).select_from(jobs)
+                      .where(jobs.c.key_id == key_id, jobs.c.state.in_(LIVE))).scalar_one()
+    if mine >= key_jobs:
+        raise ApiError(429, "too_many_jobs", f"this key has {mine} jobs queued or running, its limit: wait for one "
+                                             "to finish, or cancel one", {"Retry-After": str(RETRY_SECONDS)})
+
+
+def _private(database: Path) -> None:
+    """The SQLite file (keys' digests, uploads, results) readable by its owner only; SQLite makes its
+    WAL and shared-memory files with the same mode."""
+    database.touch(mode=0o600, exist_ok=True)
+    database.chmod(0o600)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
