@@ -19,18 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.serving import EXAMPLES, Server, brushwork  # noqa: E402
+from tests.studio_page import stroke  # noqa: E402
 
 OUT = ROOT / "docs" / "studio.png"
 VIEWPORT = {"width": 1280, "height": 900}
-
-
-def stroke(page, x0: float, x1: float, y: float) -> None:
-    box = page.locator("#regions").bounding_box()
-    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y * box["height"])
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(box["x"] + (x0 + (x1 - x0) * step / 20) * box["width"], box["y"] + y * box["height"])
-    page.mouse.up()
 
 
 def main() -> None:

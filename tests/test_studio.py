@@ -19,6 +19,7 @@ from plugin_core import provenance
 
 from .host import unavailable
 from .serving import EXAMPLES, Server, brushwork
+from .studio_page import stroke
 from .test_serve import UNLIMITED_RATE
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -113,16 +114,6 @@ def test_a_shipped_style_paints_and_downloads_with_its_provenance(page):
     assert np.abs(painted - photo_at(painted.shape[:2])).mean() > 10, "the result is the photo"
     found = provenance.inspect(io.BytesIO(data), "download", 10**8)
     assert found.mark is not None and found.parameters["method"] == "feedforward" and found.c2pa != "absent"
-
-
-def stroke(page, x0: float, x1: float, y: float) -> None:
-    """A horizontal brush stroke across the photo, in fractions of its width and height."""
-    box = page.locator("#regions").bounding_box()
-    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y * box["height"])
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(box["x"] + (x0 + (x1 - x0) * step / 10) * box["width"], box["y"] + y * box["height"])
-    page.mouse.up()
 
 
 def test_two_regions_painted_with_the_brush_get_their_own_styles(page, served):
