@@ -5,7 +5,8 @@ replicas. Its success is stored in the same transaction that bills it: for ``/v1
 response's bytes and headers, for ``/v1/jobs`` the job. A repeat of the same request gets the stored
 answer; the same key with another request is a 422 ``idempotency_mismatch``; a repeat while the
 first still runs is a 409 ``idempotency_in_progress``. A first request that fails releases its key
-(nothing was billed), so a repeat runs it again. Keys are kept ``Limits.idempotency_seconds``.
+(nothing was billed), so a repeat runs it again. Keys are kept ``Limits.idempotency_seconds``
+from the answer.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def claim(engine: sa.Engine, key_id: int, token: str, signature: str, keep_secon
             return Stored(row.status, json.loads(row.headers or "{}"), row.body, row.job_id)
         if row.created < now - ABANDONED_SECONDS:
             took = db.execute(idempotency.update().where(mine, idempotency.c.owner == row.owner)
-                              .values(owner=owner, created=now))
+                              .values(owner=owner, created=now, expires=now + keep_seconds))
             if took.rowcount == 1:
                 return Claim(key_id, token, owner)
     raise ApiError(409, "idempotency_in_progress", f"the first request with {HEADER} {token!r} is still "
@@ -97,11 +98,14 @@ def claim(engine: sa.Engine, key_id: int, token: str, signature: str, keep_secon
 
 def complete(db: sa.Connection, held: Claim, status: int | None = None, headers: dict | None = None,
              body: bytes | None = None, job_id: str | None = None) -> bool:
-    """Store the answer, in the caller's transaction; False when the claim was taken over."""
+    """Store the answer, in the caller's transaction, kept as long from now as the claim was; False
+    when the claim was taken over."""
+    kept = idempotency.c.expires - idempotency.c.created
     done = db.execute(idempotency.update().where(
         idempotency.c.key_id == held.key_id, idempotency.c.token == held.token,
         idempotency.c.owner == held.owner, idempotency.c.state == RUNNING,
-    ).values(state=DONE, status=status, headers=json.dumps(headers or {}), body=body, job_id=job_id))
+    ).values(state=DONE, status=status, headers=json.dumps(headers or {}), body=body, job_id=job_id,
+             expires=time.time() + kept))
     return done.rowcount == 1
 
 
