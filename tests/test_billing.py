@@ -15,8 +15,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from brushwork.service import idempotency as idempotency_rules
 from brushwork.service import migrate
-from brushwork.service.schema import calls, jobs, keys, usage
+from brushwork.service.errors import ApiError
+from brushwork.service.schema import calls, idempotency, jobs, keys, usage
 from brushwork.service.store import Store
 
 from .postgres import Postgres
@@ -99,7 +101,7 @@ def test_a_repeat_while_the_first_still_paints_is_told_to_wait(database, server)
         first = threading.Thread(target=lambda: answers.update(first=client.post(
             "/v1/stylize", files=files(), data=slow, headers={"Idempotency-Key": "slow"})))
         first.start()
-        time.sleep(1.0)
+        _wait_for_claim(database, "eager", "slow")
         waiting = client.post("/v1/stylize", files=files(), data=slow, headers={"Idempotency-Key": "slow"})
         first.join()
         _error(waiting, 409, "idempotency_in_progress")
@@ -108,6 +110,43 @@ def test_a_repeat_while_the_first_still_paints_is_told_to_wait(database, server)
         later = client.post("/v1/stylize", files=files(), data=slow, headers={"Idempotency-Key": "slow"})
         assert later.content == answers["first"].content
         assert billed(client) == {"adain": 1}
+
+
+def _wait_for_claim(database: str, name: str, token: str, seconds: float = 60.0) -> None:
+    """Until the request with ``token`` under key ``name`` holds its claim."""
+    engine = sa.create_engine(database)
+    query = (sa.select(idempotency.c.state).join(keys, keys.c.id == idempotency.c.key_id)
+             .where(keys.c.name == name, idempotency.c.token == token))
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as db:
+                if db.execute(query).first() is not None:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"no claim of {token!r} in {seconds} s")
+    finally:
+        engine.dispose()
+
+
+def test_a_claim_that_paints_longer_than_its_keep_still_stores_its_answer(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'keep.sqlite3'}")
+    store.add_key("slow")
+    with store.engine.connect() as db:
+        key_id = db.execute(sa.select(keys.c.id).where(keys.c.name == "slow")).scalar_one()
+    keep = 0.05
+    held = store.claim_idempotency(key_id, "long", "same request", keep)
+    time.sleep(2 * keep)
+    store.expire(result_seconds=3600)
+    with pytest.raises(ApiError, match="still running"):
+        store.claim_idempotency(key_id, "long", "same request", keep)
+    with store.engine.begin() as db:
+        assert idempotency_rules.complete(db, held, 200, {"content-type": "image/png"}, b"painted")
+    replay = store.claim_idempotency(key_id, "long", "same request", keep)
+    assert replay.body == b"painted" and replay.status == 200
+    time.sleep(2 * keep)
+    store.expire(result_seconds=3600)
+    assert isinstance(store.claim_idempotency(key_id, "long", "same request", keep), idempotency_rules.Claim)
 
 
 def test_an_idempotent_job_is_queued_and_billed_once(database, server):

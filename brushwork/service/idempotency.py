@@ -6,7 +6,7 @@ response's bytes and headers, for ``/v1/jobs`` the job. A repeat of the same req
 answer; the same key with another request is a 422 ``idempotency_mismatch``; a repeat while the
 first still runs is a 409 ``idempotency_in_progress``. A first request that fails releases its key
 (nothing was billed), so a repeat runs it again. Keys are kept ``Limits.idempotency_seconds``
-from the answer.
+from the answer; a claim still running is kept however long it paints, until it is abandoned.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def claim(engine: sa.Engine, key_id: int, token: str, signature: str, keep_secon
     now, owner = time.time(), uuid.uuid4().hex
     mine = (idempotency.c.key_id == key_id) & (idempotency.c.token == token)
     with engine.begin() as db:
-        db.execute(idempotency.delete().where(mine, idempotency.c.expires < now))
+        db.execute(idempotency.delete().where(mine, _expired(now)))
         taken = db.execute(insert(db)(idempotency).values(
             key_id=key_id, token=token, fingerprint=signature, owner=owner, state=RUNNING, created=now,
             expires=now + keep_seconds).on_conflict_do_nothing(index_elements=[idempotency.c.key_id,
@@ -116,4 +116,11 @@ def release(db: sa.Connection, held: Claim) -> None:
 
 
 def expire(db: sa.Connection, now: float) -> None:
-    db.execute(idempotency.delete().where(idempotency.c.expires < now))
+    db.execute(idempotency.delete().where(_expired(now)))
+
+
+def _expired(now: float) -> sa.ColumnElement[bool]:
+    """An answer past its keep, or a claim past its keep that was also abandoned: a claim that
+    paints longer than the keep must still find its row to store its answer."""
+    abandoned = (idempotency.c.state == RUNNING) & (idempotency.c.created < now - ABANDONED_SECONDS)
+    return (idempotency.c.expires < now) & ((idempotency.c.state == DONE) | abandoned)
