@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from fast_methods import write_weights  # noqa: E402
 
 from plugin_core import api, tiling  # noqa: E402
+from plugin_core.controls import tile_side  # noqa: E402
 from plugin_core.image import load_image, resize  # noqa: E402
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet  # noqa: E402
 from plugin_core.regions import Region, Style  # noqa: E402
@@ -83,7 +84,7 @@ def request(method: str, folder: Path, side: int, precision: str, tile: str, ada
 
 def child(args: argparse.Namespace) -> None:
     """One run; untiled (``--tile off``) it saves its output as the reference, tiled it compares with it."""
-    tile = tiling.tile_side(args.tile)
+    tile = tile_side(args.tile)
     folder = Path(args.weights)
     job = request(args.method, folder, args.side, args.precision, args.tile, args.adain)
     planned = tiling.plan_tile(args.method, (args.side, args.side), tile, torch.device("cpu"))

@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from brushwork.painting import request  # noqa: E402
 from plugin_core import api, watermark  # noqa: E402
-from plugin_core.image import IMAGE_SUFFIXES, load_image  # noqa: E402
+from plugin_core.files import IMAGE_SUFFIXES  # noqa: E402
+from plugin_core.image import load_image  # noqa: E402
 from tests.edits import EDITS, HARDER  # noqa: E402
 
 DATA = ROOT / "data" / "training"

@@ -6,6 +6,13 @@ command), ``brushwork.service`` (the REST service, extra ``serve``) and ``brushw
 :mod:`plugin_core.requests` and paints through :mod:`plugin_core.api`; the core imports none of them.
 """
 
-from .painting import stylize
-
 __all__ = ["stylize"]
+
+
+def __getattr__(name: str):
+    """``brushwork.stylize``, loaded (with torch) on first use, so the command line starts at once."""
+    if name == "stylize":
+        from .painting import stylize
+
+        return stylize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

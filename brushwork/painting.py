@@ -16,10 +16,11 @@ import torch
 from PIL import Image
 
 from plugin_core import api
+from plugin_core.controls import DEFAULT_SIZE, DEFAULT_STEPS
 from plugin_core.errors import ImageError
 from plugin_core.image import LoadedImage, load_image, pil_to_tensors, reading_side, resize, tensor_to_pil
 from plugin_core.masks import load_mask
-from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, ModelSpec, build
+from plugin_core.requests import Fields, ModelSpec, build
 
 Picture = Union[str, Path, Image.Image, np.ndarray, torch.Tensor]
 """A path, a Pillow image, a NumPy array ``[H,W]``/``[H,W,C]`` (uint8, or float 0..1) or a tensor

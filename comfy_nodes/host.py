@@ -14,7 +14,7 @@ from plugin_core import registry
 from plugin_core.image import tensor_to_pil
 from plugin_core.loaders import LoadedModel, detect_family, load_model
 from plugin_core.networks.vgg import VGG19, load_vgg19
-from plugin_core.tensor_files import SUFFIXES
+from plugin_core.registry import SUFFIXES
 
 try:  # inside ComfyUI
     import comfy.model_management as model_management

@@ -12,9 +12,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from plugin_core import api
 from plugin_core.color import MATCHES
-from plugin_core.methods.gatys import INITS, OPTIMIZERS
-from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, HELP
-from plugin_core.video.frames import CONSISTENCY
+from plugin_core.controls import CONSISTENCY, DEFAULT_SIZE, DEFAULT_STEPS, HELP, INITS, OPTIMIZERS
 
 from . import host, nodes
 

@@ -13,9 +13,10 @@ import torch
 
 from plugin_core import api, registry
 from plugin_core.color import luminance
+from plugin_core.controls import DEFAULT_SIZE, DEFAULT_STEPS
 from plugin_core.errors import RequestError
 from plugin_core.image import load_image, reading_side, resize
-from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, build
+from plugin_core.requests import Fields, build
 
 
 def _planes(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -32,6 +32,17 @@ import torch
 
 from . import gram_tiles, onnx_backend, tiling, watermark
 from .color import LINEAR_MODES, luminance, match_luminance, transfer_color
+from .controls import (
+    BACKENDS,
+    COLOR_MODES,
+    COLOR_WHEN,
+    DEFAULT_METHOD,
+    DEFAULT_SIZE,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
+    METHODS,
+    tile_side,
+)
 from .devices import resolve_device, resolve_dtype
 from .errors import BrushworkError, Cancelled, ImageError, RequestError, ResultError
 from .image import MIN_SIDE, check_size, fit_long_side, resize
@@ -42,15 +53,6 @@ from .networks.vgg import VGG19, shared_vgg19, with_ordinary_weights
 from .progress import Progress
 from .regions import Region, Style, working_regions
 
-METHODS = ("gatys", "adain", "feedforward", "fast")
-DEFAULT_METHOD = "adain"
-"""One pass with brushwork's own AdaIN model: seconds, any style; Gram optimisation is one flag away."""
-DEFAULT_STRENGTH = {"gatys": 0.5, "adain": 1.0, "feedforward": 1.0, "fast": 1.0}
-DEFAULT_SIZE = 512
-"""Long side of the working and output image, in every door."""
-DEFAULT_STEPS = gatys.GatysSettings.steps
-COLOR_MODES = ("none", "luminance", "histogram", "reinhard", "linear")
-COLOR_WHEN = ("before", "after")
 STRENGTH_LOG10_RANGE = (2.0, 6.0)
 """log10 of the Gram method's style:content weight ratio at strength 0 and at strength 1."""
 
@@ -64,7 +66,7 @@ class StyleRequest:
     name their model in ``Style.model``. ``gatys`` holds the Gram method's advanced settings; the
     request's ``strength``, ``steps``, ``seed`` and ``style_size`` replace the fields of the same
     meaning there. ``tile``: ``auto`` (or 0, or None) tiles large images when the free memory calls
-    for it, ``off`` never tiles, a number is the tile side in pixels (:func:`tiling.tile_side`); a
+    for it, ``off`` never tiles, a number is the tile side in pixels (:func:`controls.tile_side`); a
     tiled one-pass run reads its styles at the tile side unless ``style_size`` says otherwise (Gram:
     at the whole image's scale, as untiled). ``backend``: ``torch``, or
     ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
@@ -136,8 +138,8 @@ def _validate(request: StyleRequest) -> None:
         raise RequestError(f"strength must be between 0 and 1, got {strength}")
     if request.size is not None and request.size < MIN_SIDE:
         raise RequestError(f"size must be at least {MIN_SIDE} pixels, got {request.size}")
-    if request.backend not in onnx_backend.BACKENDS:
-        raise RequestError(f"unknown backend {request.backend!r}: use one of {', '.join(onnx_backend.BACKENDS)}")
+    if request.backend not in BACKENDS:
+        raise RequestError(f"unknown backend {request.backend!r}: use one of {', '.join(BACKENDS)}")
     if request.backend == "onnx":
         if request.method == "gatys":
             raise RequestError("the onnx backend runs the one-pass methods (adain, fast, feedforward), not gatys")
@@ -297,7 +299,7 @@ def _differentiable(
 
 def _check_memory(request: StyleRequest, size: tuple[int, int], device: torch.device) -> int | None:
     """The tile side ``request`` paints with (None: whole), after ``within_memory_plan``'s check."""
-    asked = tiling.tile_side(request.tile)
+    asked = tile_side(request.tile)
     tile = tiling.plan_tile(request.method, size, asked, device)
     if request.within_memory_plan and asked == 0 and tiling.plan_tile(request.method, size, None, device):
         raise RequestError(f"a {size[1]}x{size[0]} {request.method} image needs tiles here: "

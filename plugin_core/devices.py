@@ -8,10 +8,9 @@ from pathlib import Path
 
 import torch
 
+from .controls import PRECISIONS
 from .errors import RequestError
 
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-"""``auto``: bfloat16 where the hardware computes it natively (CUDA, CPUs with AMX or AVX512-BF16), else float32."""
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file beside the target, renamed over it only when complete."""
+"""Which files are images, and atomic file writes: a temporary file beside the target, renamed over it
+only when complete."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+"""File endings taken as images when a folder of them is read (frames, training sets)."""
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+"""The files brushwork writes images to, by ending, and their Pillow formats."""
 
 
 def _umask() -> int:

@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import __version__, credentials
 from .errors import ImageError, RequestError
-from .files import atomic_path
+from .files import SAVE_FORMATS, atomic_path
 
 MIN_SIDE = 32
 """The smallest side the VGG encoder can usefully take (four 2x poolings leave 2 pixels)."""
@@ -37,9 +37,6 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 HIGH_PRECISION_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 1}
 """Modes read straight to float, with the value that maps to 1.0."""
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
-"""File endings taken as images when a folder of them is read (frames, training sets)."""
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 """IPTC digital source type for an edit of a photo made with a trained model."""
 

@@ -37,7 +37,6 @@ from .files import atomic_path
 from .loaders import LoadedModel, load_model
 from .networks import decoder, fast_arbitrary, transformer_net
 
-BACKENDS = ("torch", "onnx")
 OPSET = 18
 MATCH_TOLERANCE = 1e-3
 """Largest difference between an exported graph and torch on the check image, relative to the

@@ -31,7 +31,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import WeightsError
-from .tensor_files import SUFFIXES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +50,8 @@ PROJECT_MODELS = _project_models()
 MANIFEST = PROJECT_MODELS / "manifest.toml"
 ENVIRONMENT_VARIABLE = "BRUSHWORK_MODELS"
 FAMILIES = ("adain", "feedforward", "fast")
+SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
+"""Weight files brushwork reads (:mod:`plugin_core.tensor_files`)."""
 CHUNK = 1 << 20
 TIMEOUT_S = 60
 

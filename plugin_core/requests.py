@@ -10,17 +10,17 @@ written here once:
   most one model of their own (None: the installed default), ``gatys`` with none;
 * ``style_weights``: one per style (default 1 each); ``masks``: none, one for all styles, or one
   per style (:func:`plugin_core.regions.assign`);
-* ``strength`` None takes the method's default (:data:`api.DEFAULT_STRENGTH`);
-* ``size``: the long side of the working and output image, :data:`DEFAULT_SIZE` unless given,
+* ``strength`` None takes the method's default (:data:`controls.DEFAULT_STRENGTH`);
+* ``size``: the long side of the working and output image, :data:`controls.DEFAULT_SIZE` unless given,
   0 for the input's own;
 * ``tile``: ``auto`` (tiles when free memory calls for it; also 0, as the numeric fields of ComfyUI
   and GIMP have always said it), ``off`` (never), or a tile side in pixels;
-* ``steps``: the Gram method's steps over all scales, :data:`DEFAULT_STEPS` unless given;
+* ``steps``: the Gram method's steps over all scales, :data:`controls.DEFAULT_STEPS` unless given;
 * ``watermark``: brushwork's invisible mark on the result, on unless a door turns it off (the REST
   service never does).
 
-:data:`HELP` holds the words every door shows for these fields, so a tooltip and a ``--help``
-line say the same thing.
+The names, choices, defaults and help of these fields live in :mod:`plugin_core.controls`, so a
+tooltip and a ``--help`` line say the same thing.
 """
 
 from __future__ import annotations
@@ -32,35 +32,19 @@ from pathlib import Path
 import torch
 
 from . import api
+from .controls import DEFAULT_METHOD, DEFAULT_SIZE, DEFAULT_STEPS, check_method, tile_label
 from .errors import RequestError
 from .loaders import LoadedModel
 from .regions import Region, Style, assign
-from .tiling import tile_side
 
-DEFAULT_SIZE, DEFAULT_STEPS = api.DEFAULT_SIZE, api.DEFAULT_STEPS
 ModelSpec = str | Path | LoadedModel
-
-HELP = {
-    "method": f"how to paint: {', '.join(api.METHODS)} (default {api.DEFAULT_METHOD})",
-    "strength": "0 = the photo, 1 = all style (default: gatys 0.5, where 0.25 is Gatys et al.'s classic balance; "
-                "adain, feedforward and fast 1)",
-    "size": "long side of the working and output image (0: the input's own size)",
-    "tile": "paint large images in overlapping tiles of this many pixels that share the whole image's "
-            "statistics, so no seams show: auto or 0 (default: when free memory calls for it), off, or a side",
-    "color": "keep the photo's colours: none, luminance (transfer on luminance only), or recolour by "
-             "histogram matching, reinhard (mean/std) or a linear map",
-    "steps": f"Gram optimisation steps over all scales (default {DEFAULT_STEPS})",
-    "style_weights": "one weight per style image (default 1 each): several styles are mixed",
-    "watermark": "add brushwork's invisible mark, which says the image was made by brushwork and survives "
-                 "re-saving, resizing and cropping (default on; `brushwork verify` reads it)",
-}
 
 
 @dataclass(frozen=True)
 class Fields:
     """What a user asked for, as plain values (images and masks as tensors, models by name or path)."""
 
-    method: str = api.DEFAULT_METHOD
+    method: str = DEFAULT_METHOD
     styles: Sequence[torch.Tensor] = ()
     models: Sequence[ModelSpec] = ()
     style_weights: Sequence[float] = ()
@@ -75,17 +59,6 @@ class Fields:
     style_size: int | None = None
     feather: float = 0.0
     watermark: bool = True
-
-
-def tile_label(value: str | int | None) -> str | int:
-    """The tile as every door records it: ``auto``, ``off`` or the side in pixels."""
-    side = tile_side(value)
-    return "auto" if side is None else "off" if side == 0 else side
-
-
-def check_method(method: str) -> None:
-    if method not in api.METHODS:
-        raise RequestError(f"unknown method {method!r}: use one of {', '.join(api.METHODS)}")
 
 
 def method_model(fields: Fields) -> ModelSpec | None:

@@ -10,8 +10,6 @@ import torch
 from .errors import WeightsError
 from .files import atomic_path
 
-SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
-
 
 def read_tensors(path: str | Path, what: str = "weights") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """``(tensors, metadata)`` from a ``.safetensors`` file or a ``torch.save``d dict of tensors.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import RequestError
+from .controls import MIN_TILE
 from .image import fit_long_side, resize
 from .masks import resize_mask
 from .regions import Region
@@ -35,8 +35,8 @@ from .statistics import recording, replaying
 ALIGN = 32
 """Tile origins, tile sides and overlaps are multiples of this (a multiple of every network's
 stride); only the last tile of a row or column may be shorter."""
-OVERLAP = 128
-MIN_TILE = 2 * OVERLAP
+OVERLAP = MIN_TILE // 2
+"""Neighbouring tiles share this many pixels; a tile holds at least two overlaps."""
 MAX_TILE = 1024
 """Automatic tiles are at most this long: larger ones save little overlap and cost memory."""
 BYTES_PER_PIXEL = {"adain": 2200, "fast": 200, "feedforward": 750, "gatys": 4000}
@@ -175,24 +175,6 @@ def free_memory(device: torch.device) -> int:
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
     return FALLBACK_MEMORY
-
-
-def tile_side(value: str | int | None) -> int | None:
-    """``auto``, 0 or None -> None (the core decides), ``off`` -> 0 (the core's "never"), a number ->
-    that side in pixels."""
-    if value is None or value == "auto":
-        return None
-    if value == "off":
-        return 0
-    try:
-        side = int(value)
-    except (TypeError, ValueError):
-        raise RequestError(f"tile must be auto, off or a number of pixels, not {value!r}") from None
-    if side == 0:
-        return None
-    if side < MIN_TILE:
-        raise RequestError(f"tile must be at least {MIN_TILE} pixels, got {side}")
-    return side
 
 
 def plan_tile(method: str, size: tuple[int, int], tile: int | None, device: torch.device) -> int | None:

@@ -265,3 +265,20 @@ def test_stylize_signs_content_credentials_that_verify_checks(workdir, developme
     signed.write_bytes(data[:pixels] + bytes([data[pixels] ^ 1]) + data[pixels + 1 :])
     assert main(["verify", str(signed)]) == 0  # the watermark still reads
     assert "C2PA: the file changed after it was signed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["--version"], ["--help"], ["models", "list"], ["stylize", "--help"], ["video", "--help"],
+    ["batch", "--help"], ["serve", "--help"], ["verify", "--help"], ["export", "--help"],
+    ["stylize", "photo.jpg", "--color", "sepia"],
+])
+def test_answers_that_paint_nothing_import_no_torch(argv):
+    """A new process answers these without loading torch (seconds on a small machine)."""
+    probe = ("import sys, runpy; sys.argv = ['brushwork', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('brushwork.cli', run_name='__main__')\n"
+             "except SystemExit as end:\n    code = end.code\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO TORCH', file=sys.stderr); sys.exit(code)")
+    ran = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
+    assert ran.stderr.splitlines()[-1] == "NO TORCH", ran.stderr
+    assert ran.returncode == (2 if "sepia" in argv else 0), ran.stderr
+    assert ("invalid choice: 'sepia'" in ran.stderr) if "sepia" in argv else ran.stdout.strip()

@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-import brushwork
+import brushwork.painting
 from brushwork.batch.painter import Painter
-from brushwork.cli import options
 from brushwork.cli import parser as cli_parser
+from brushwork.cli import reading
 from brushwork.service.forms import order_form
 from brushwork.service.painting import Order, style_request
 from brushwork.service.settings import Limits
@@ -26,10 +26,11 @@ from brushwork.service.store import Upload
 from comfy_nodes import nodes
 from gimp_plugin import painter
 from plugin_core import api, registry
+from plugin_core.controls import DEFAULT_SIZE, DEFAULT_STEPS, tile_label, tile_side
 from plugin_core.errors import RequestError
 from plugin_core.image import load_image
 from plugin_core.masks import load_mask
-from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, Fields, build, tile_label, tile_side
+from plugin_core.requests import Fields, build
 
 from .conftest import EXAMPLES, ROOT, example
 
@@ -113,7 +114,7 @@ def cli_request(files: Path) -> api.StyleRequest:
         "stylize", str(files / "photo.jpg"), "--style", str(files / "painting.jpg"), "--mask", str(files / "mask.png"),
         "--strength", str(STRENGTH), "--size", str(SIZE), "--tile", str(TILE), "--color", COLOR])
     photo = load_image(args.content).rgb
-    return options.request(args, photo, options.fields(args, options.load_masks(args, tuple(photo.shape[-2:]))))
+    return reading.request(args, photo, reading.fields(args, reading.load_masks(args, tuple(photo.shape[-2:]))))
 
 
 def python_request(files: Path) -> api.StyleRequest:
@@ -182,7 +183,7 @@ def test_weighted_styles_mean_the_same_in_the_doors_that_mix_them(files):
     args = cli_parser().parse_args(["stylize", str(files / "photo.jpg"), "--method", "fast", "--style",
                                     str(EXAMPLES / "painting.jpg"), "--style", str(EXAMPLES / "painting2.jpg"),
                                     "--style-weight", "3", "--style-weight", "1", "--size", str(SIZE)])
-    assert summary(options.request(args, photo, options.fields(args, []))) == wanted
+    assert summary(reading.request(args, photo, reading.fields(args, []))) == wanted
     assert summary(brushwork.painting.request(
         files / "photo.jpg", [EXAMPLES / "painting.jpg", EXAMPLES / "painting2.jpg"], method="fast",
         style_weights=[3, 1], size=SIZE)) == wanted

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from plugin_core import api, tiling
+from plugin_core.controls import tile_side
 from plugin_core.errors import Cancelled, RequestError
 from plugin_core.loaders import load_model
 from plugin_core.methods import adain, fast, feedforward
@@ -146,8 +147,8 @@ def test_cancel_stops_between_tiles(tmp_path, large_photo, style):
 
 def test_a_tile_side_is_checked_and_small_images_run_whole():
     with pytest.raises(RequestError, match="tile must be at least"):
-        tiling.tile_side(100)
-    assert tiling.plan_tile("fast", (4000, 4000), tiling.tile_side("off"), CPU) is None
+        tile_side(100)
+    assert tiling.plan_tile("fast", (4000, 4000), tile_side("off"), CPU) is None
     assert tiling.plan_tile("fast", (300, 500), 512, CPU) is None
     assert tiling.plan_tile("fast", (300, 500), 300, CPU) == 288
     assert tiling.plan_tile("fast", (512, 512), None, CPU) is None

@@ -16,7 +16,6 @@ import numpy as np
 from plugin_core.errors import RequestError
 
 from .manifest import blank
-from .painter import Painter
 
 ENGINES = ("auto", "ray", "local")
 RAY_EXTRA = "pip install 'brushwork[scale]'"
@@ -42,6 +41,8 @@ def _rows(batch: dict[str, np.ndarray]) -> list[dict]:
 
 def run_local(rows: list[dict], defaults: dict, batch_size: int, progress: Callable[[dict], None]) -> list[dict]:
     """The rows painted one batch after another in this process."""
+    from .painter import Painter  # the painting stack, loaded only to paint
+
     painter, done = Painter(defaults), []
     for start in range(0, len(rows), batch_size):
         for row in _rows(painter(_columns(rows[start : start + batch_size]))):
@@ -58,6 +59,8 @@ def run_ray(
     if not ray_installed():
         raise RequestError(f"the ray engine needs Ray: {RAY_EXTRA}")
     import ray
+
+    from .painter import Painter
 
     ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
              logging_level="ERROR")

@@ -14,8 +14,7 @@ import math
 from pathlib import Path
 
 from plugin_core.errors import RequestError
-from plugin_core.files import atomic_path
-from plugin_core.image import IMAGE_SUFFIXES
+from plugin_core.files import IMAGE_SUFFIXES, atomic_path
 
 COLUMNS = ("content", "output", "style", "model", "style_weight", "method", "strength", "color", "size", "mask")
 PATH_COLUMNS = ("content", "mask")

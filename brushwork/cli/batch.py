@@ -7,23 +7,20 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
+from plugin_core.controls import check_method
 from plugin_core.errors import RequestError
-from plugin_core.requests import check_method
 
 from . import options
 
 EXIT_SOME_FAILED = 1
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, summary: str) -> None:
     from brushwork.batch.engines import ENGINES, RAY_EXTRA  # the batch adapter, only for this command
     from brushwork.batch.manifest import COLUMNS
 
     b = commands.add_parser(
-        "batch",
-        help="paint a folder of images or a manifest of work, on Ray or in this process",
+        "batch", help=summary,
         description="Paint every image of a folder (outputs mirror its layout) or every row of a CSV/Parquet "
         f"manifest (columns {', '.join(COLUMNS)}; several values in a cell joined by ';'; blank cells take "
         "the options below). Rows whose outputs exist are skipped, so a rerun resumes; a row that fails is "
@@ -46,8 +43,12 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from tqdm import tqdm
+
     from brushwork.batch import engines, manifest
     from brushwork.batch.painter import stale_temporaries
+
+    from . import reading
 
     check_method(args.method)
     if args.actors < 1 or args.batch_size < 1:
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                 "model": ";".join(args.model), "style_weight": ";".join(map(str, args.style_weight)),
                 "strength": args.strength, "color": args.color, "size": args.size, "tile": args.tile,
                 "steps": args.steps, "precision": args.precision, "device": args.device,
-                "watermark": args.watermark == "on", "signing": options.signing(args)}
+                "watermark": args.watermark == "on", "signing": reading.signing(args)}
     engine = args.engine
     if engine == "auto":
         engine = "ray" if engines.ray_installed() else "local"

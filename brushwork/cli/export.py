@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from plugin_core import loaders, onnx_backend
 from plugin_core.errors import RequestError
 
 
-def add_parser(commands) -> None:
-    e = commands.add_parser("export", help="export a model for other runtimes")
+def add_parser(commands, summary: str) -> None:
+    e = commands.add_parser("export", help=summary)
     formats = e.add_subparsers(dest="format", required=True)
     o = formats.add_parser("onnx", help="write a model's ONNX graphs, checked against torch",
                            description="Write an AdaIN, fast or feed-forward model as float32 ONNX graphs with "
@@ -22,6 +21,8 @@ def add_parser(commands) -> None:
 
 
 def _export(args: argparse.Namespace) -> list[Path]:
+    from plugin_core import loaders, onnx_backend  # the networks, loaded only to export
+
     onnx_backend.check_installed()
     family = loaders.detect_family(args.model)
     output = args.output or Path(f"{Path(args.model).stem}.onnx")

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 
-def add_parser(commands) -> None:
-    g = commands.add_parser("gimp", help="install, remove or check the GIMP 3 filter (Filters > Artistic)")
+def add_parser(commands, summary: str) -> None:
+    g = commands.add_parser("gimp", help=summary)
     steps = g.add_subparsers(dest="action", required=True)
     for action, text in (("install", "copy the plug-in into GIMP's profile and point it at this Python"),
                          ("uninstall", "remove the plug-in from GIMP's profile"),

@@ -7,8 +7,8 @@ import argparse
 from plugin_core import registry
 
 
-def add_parser(commands) -> None:
-    m = commands.add_parser("models", help="list, download and verify model weights")
+def add_parser(commands, summary: str) -> None:
+    m = commands.add_parser("models", help=summary)
     actions = m.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="known models, where each is installed, and other weight files found")
     d = actions.add_parser("download", help="download known models into the user cache, checking their sha256")

@@ -58,9 +58,9 @@ def _storage(parser: argparse.ArgumentParser, default=None) -> None:
                         help="a shared database instead, e.g. postgresql+psycopg://user:pass@host/brushwork")
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, summary: str) -> None:
     s = commands.add_parser(
-        "serve", help="the REST API: POST /v1/stylize and /v1/jobs (keys with `serve keys`)",
+        "serve", help=summary,
         description=f"Serve brushwork over HTTP ({SERVE_EXTRA}). OpenAPI docs at /docs. Without API keys the "
         "server only listens on loopback addresses; add one with `brushwork serve keys add NAME`.",
     )

@@ -6,20 +6,16 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from tqdm import tqdm
-
-from plugin_core import api
+from plugin_core.controls import check_method
 from plugin_core.errors import RequestError
-from plugin_core.image import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, resize, save_image
-from plugin_core.requests import check_method
+from plugin_core.files import IMAGE_SUFFIXES, SAVE_FORMATS
 
 from . import options
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, summary: str) -> None:
     s = commands.add_parser(
-        "stylize",
-        help="paint a photo in the style of one or more images or models",
+        "stylize", help=summary,
         description="Paint CONTENT in the style of the --style images (gatys, adain, fast) or --model networks "
         "(feedforward). With one --mask per style, each style paints its own region; with a single --mask, "
         "all styles paint that region.",
@@ -77,6 +73,13 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from tqdm import tqdm  # the painting stack, loaded only to paint
+
+    from plugin_core import api
+    from plugin_core.image import load_image, resize, save_image
+
+    from . import reading
+
     check_method(args.method)
     jobs = _jobs(args)
     bar = tqdm(total=len(jobs) if args.batch else None, unit="image", disable=args.quiet, leave=False)
@@ -90,16 +93,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             bar.set_postfix(loss=f"{report.losses['total']:.3g}", refresh=False)
         bar.update(report.step - bar.n)
 
-    wanted = options.fields(args, [])  # styles are read once, masks at each content's size
-    signing = options.signing(args)
+    wanted = reading.fields(args, [])  # styles are read once, masks at each content's size
+    signing = reading.signing(args)
     try:
         for content_path, output in jobs:
             content = load_image(content_path, "content")
-            masks = options.load_masks(args, tuple(content.rgb.shape[-2:]))
-            request = options.request(args, content.rgb, dataclasses.replace(wanted, masks=masks), progress)
+            masks = reading.load_masks(args, tuple(content.rgb.shape[-2:]))
+            request = reading.request(args, content.rgb, dataclasses.replace(wanted, masks=masks), progress)
             result = api.stylize(request)
             alpha = None if content.alpha is None else resize(content.alpha, tuple(result.shape[-2:]))
-            print(f"wrote {save_image(output, result, alpha, options.parameters(args, content_path), signing)}")
+            print(f"wrote {save_image(output, result, alpha, reading.parameters(args, content_path), signing)}")
             if args.batch:
                 bar.update(1)
     finally:

@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from plugin_core import loaders, registry
-from plugin_core.devices import PRECISIONS
+from plugin_core.controls import PRECISIONS
 from plugin_core.errors import RequestError
 from plugin_core.networks import fast_arbitrary
 from plugin_core.training import arbitrary, distill
@@ -29,8 +29,8 @@ TRAIN_DEFAULTS = {
 }
 
 
-def add_parser(commands) -> None:
-    t = commands.add_parser("train", help="train an AdaIN decoder, a feed-forward style or a fast arbitrary model",
+def add_parser(commands, summary: str) -> None:
+    t = commands.add_parser("train", help=summary,
                             description="Train on folders of images; the run folder keeps a checkpoint, so the same "
                             "command resumes an interrupted run (or continues it with more --steps).")
     families = t.add_subparsers(dest="family", required=True)

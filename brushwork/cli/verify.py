@@ -11,15 +11,14 @@ import argparse
 import json
 from pathlib import Path
 
-from plugin_core import provenance
 from plugin_core.errors import ImageError, RequestError
 
 EXIT_UNMARKED = 1
 EXIT_BAD_INPUT = 2
 
 
-def add_parser(commands) -> None:
-    v = commands.add_parser("verify", help="read brushwork's invisible watermark and metadata from images",
+def add_parser(commands, summary: str) -> None:
+    v = commands.add_parser("verify", help=summary,
                             description=__doc__.split("\n\n")[0])
     v.add_argument("files", nargs="+", type=Path, metavar="FILE")
     v.add_argument("--json", action="store_true", help="one JSON list, an object per file, on stdout")
@@ -28,6 +27,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from plugin_core import provenance  # the reader, loaded only to read
+
     reports, status = [], 0
     trust = None if args.trust is None else _read(args.trust)
     for path in args.files:

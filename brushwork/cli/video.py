@@ -7,25 +7,18 @@ import dataclasses
 from collections import deque
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
-
+from plugin_core.controls import CLIP_SUFFIXES, CONSISTENCY, DEFAULT_CRF, FOLDER_FPS, TEMPORAL_WEIGHT, check_method
 from plugin_core.errors import RequestError
-from plugin_core.image import fit_long_side
-from plugin_core.requests import check_method
-from plugin_core.video.clip import CONTAINERS, DEFAULT_CRF, FOLDER_FPS, Clip, ClipWriter, check_output
-from plugin_core.video.frames import CONSISTENCY, TEMPORAL_WEIGHT, stylize_frames
 
 from . import options
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, summary: str) -> None:
     v = commands.add_parser(
-        "video",
-        help="paint a clip (or a folder of frames) without flicker",
+        "video", help=summary,
         description="Paint every frame of IN in the style of the --style images or --model networks, with the "
         "statistics smoothed over time and the previous frame carried along the optical flow (--consistency). "
-        f"Reads and writes {' '.join(CONTAINERS)} (H.264 in mp4/mov/mkv, VP9 in webm) or folders of frames; "
+        f"Reads and writes {' '.join(CLIP_SUFFIXES)} (H.264 in mp4/mov/mkv, VP9 in webm) or folders of frames; "
         "keeps the frame rate, the timestamps and the audio. Needs pip install 'brushwork[video]'.",
     )
     v.add_argument("input", type=Path, help="the clip, or a folder of frames")
@@ -54,15 +47,24 @@ def _output(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    import torch  # the painting stack, loaded only to paint
+    from tqdm import tqdm
+
+    from plugin_core.image import fit_long_side
+    from plugin_core.video.clip import Clip, ClipWriter, check_output
+    from plugin_core.video.frames import stylize_frames
+
+    from . import reading
+
     check_method(args.method)
     output = _output(args)
-    wanted = options.fields(args, [])
+    wanted = reading.fields(args, [])
     clip = Clip(args.input, args.fps)
     try:
         size = clip.size if not args.size else fit_long_side(*clip.size, args.size)
         check_output(output, size)
-        wanted = dataclasses.replace(wanted, masks=options.load_masks(args, clip.size))
-        request = options.request(args, torch.zeros(1, 3, *clip.size), wanted)
+        wanted = dataclasses.replace(wanted, masks=reading.load_masks(args, clip.size))
+        request = reading.request(args, torch.zeros(1, 3, *clip.size), wanted)
         writer = ClipWriter(output, clip, size, args.crf)
         pending = deque()
 

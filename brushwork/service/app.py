@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from plugin_core import __version__, provenance
+from plugin_core.controls import ONE_PASS
 from plugin_core.errors import BrushworkError, Cancelled
 
 from . import errors, idempotency, ledger, studio
@@ -27,7 +28,7 @@ from .idempotency import Claim, Stored
 from .jobs import JobRunner
 from .limits import BodyLimit
 from .metrics import Measure, Metrics
-from .painting import FORMATS, ONE_PASS, Order, megapixels, offered_models, paint, style_request, thumbnail
+from .painting import FORMATS, Order, megapixels, offered_models, paint, style_request, thumbnail
 from .pool import RETRY_SECONDS, KeyPlaces, Pool
 from .settings import Settings
 from .store import CANCELLED, DONE, EXPIRED, FAILED, Job, Store

@@ -7,7 +7,7 @@ from fastapi import File, Form, Request, UploadFile
 from pydantic import FiniteFloat
 
 from plugin_core import api
-from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, HELP
+from plugin_core.controls import DEFAULT_SIZE, DEFAULT_STEPS, HELP
 
 from .errors import ApiError
 from .painting import FORMATS, Order

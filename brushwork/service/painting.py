@@ -16,17 +16,17 @@ from pathlib import PurePosixPath, PureWindowsPath
 import torch
 
 from plugin_core import api, credentials, registry, watermark
+from plugin_core.controls import tile_label
 from plugin_core.errors import MaskError, RequestError, WeightsError
 from plugin_core.image import LoadedImage, encode_image, header_size, load_image, reading_side, resize
 from plugin_core.masks import load_mask
-from plugin_core.requests import Fields, build, tile_label
+from plugin_core.requests import Fields, build
 
 from .settings import Limits
 from .store import Upload
 
 THUMBNAIL_SIDE = 96
 FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
-ONE_PASS = tuple(method for method in api.METHODS if method != "gatys")
 """The methods ``POST /v1/stylize`` paints at once; Gram optimisation goes through jobs."""
 
 

@@ -30,6 +30,16 @@ from dataclasses import dataclass
 import torch
 
 from .. import tiling
+from ..controls import (
+    CONTENT_LAYERS,
+    DEFAULT_INIT,
+    DEFAULT_SCALES,
+    DEFAULT_STEPS,
+    DEFAULT_TV_WEIGHT,
+    INITS,
+    OPTIMIZERS,
+    STYLE_LAYERS,
+)
 from ..errors import Cancelled, RequestError
 from ..image import fit_long_side, resize, style_working_size
 from ..masks import resize_mask
@@ -37,10 +47,6 @@ from ..networks.vgg import LAYER_NAMES, VGG19
 from ..progress import Progress
 from ..regions import Region
 
-CONTENT_LAYERS = ("relu4_2",)
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
 MIN_STYLE_SIDE = 16
 """Style images are never resized below this (VGG19's four poolings leave one pixel)."""
 DIVERGED = 10.0
@@ -68,17 +74,17 @@ class GatysSettings:
 
     content_weight: float = 1.0
     style_weight: float = 1e4
-    tv_weight: float = 0.0
+    tv_weight: float = DEFAULT_TV_WEIGHT
     content_layers: Sequence[str] = CONTENT_LAYERS
     content_layer_weights: Sequence[float] | None = None
     style_layers: Sequence[str] = STYLE_LAYERS
     style_layer_weights: Sequence[float] | None = None
-    steps: int = 200
-    scales: int = 3
+    steps: int = DEFAULT_STEPS
+    scales: int = DEFAULT_SCALES
     min_side: int = 32
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
-    init: str | torch.Tensor = "content"
+    init: str | torch.Tensor = DEFAULT_INIT
     style_size: int | None = None
     seed: int = 0
     preview_every: int = 0

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from ..errors import RequestError
-from ..image import IMAGE_SUFFIXES, load_image, resize
+from ..files import IMAGE_SUFFIXES
+from ..image import load_image, resize
 
 MIN_SCALE = 0.5
 """The smallest crop side, as a fraction of the image's short side."""

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..controls import DEFAULT_CRF, FOLDER_FPS
 from ..errors import ImageError, RequestError
-from ..image import IMAGE_SUFFIXES, load_image, save_image
+from ..files import IMAGE_SUFFIXES
+from ..image import load_image, save_image
 
 CONTAINERS = {  # suffix: (FFmpeg format, video codec, pixel format, audio codecs the container takes)
     ".mp4": ("mp4", "libx264", "yuv420p", {"aac", "mp3", "alac", "opus"}),
@@ -29,10 +31,8 @@ CONTAINERS = {  # suffix: (FFmpeg format, video codec, pixel format, audio codec
     ".gif": ("gif", "gif", "rgb8", set()),
 }
 """``None``: any audio codec."""
-DEFAULT_CRF = 18
 FALLBACK_CODEC = "mpeg4"
 """MPEG-4 Part 2, built into every FFmpeg, for a PyAV whose FFmpeg lacks the container's usual encoder."""
-FOLDER_FPS = 24
 
 
 def _av():

@@ -23,14 +23,12 @@ from contextlib import nullcontext
 import torch
 
 from .. import api, statistics
+from ..controls import CONSISTENCY, TEMPORAL_WEIGHT
 from ..errors import RequestError
 from ..image import resize
 from ..methods.gatys import Prior
 from .flow import FlowEstimator, trusted, warp
 
-CONSISTENCY = ("off", "stats", "flow")
-TEMPORAL_WEIGHT = 0.7
-"""``w``: how much of the warped previous result a trusted pixel keeps (0..1)."""
 STATISTICS_KEEP = 0.5
 """How much of the previous frames' statistics a frame keeps (the moving average's ``k``)."""
 GRAM_TEMPORAL_LOSS = 1e9

@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 
 from plugin_core import api, provenance
-from plugin_core.requests import DEFAULT_SIZE, DEFAULT_STEPS, tile_label
+from plugin_core.controls import DEFAULT_SIZE, DEFAULT_STEPS, tile_label
 from plugin_core.video.flow import warping_error
 
 from .. import clips, scripts
