@@ -12,7 +12,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from plugin_core import api
 from plugin_core.color import MATCHES
-from plugin_core.controls import CONSISTENCY, DEFAULT_SIZE, DEFAULT_STEPS, HELP, INITS, OPTIMIZERS
+from plugin_core.controls import CONSISTENCY, DEFAULT_INIT, DEFAULT_SIZE, DEFAULT_STEPS, HELP, INITS, OPTIMIZERS
 
 from . import host, nodes
 
@@ -133,8 +133,9 @@ NODES = [
                            tooltip="total-variation weight (smooths noise)"),
             io.Combo.Input("optimizer", options=list(OPTIMIZERS), default="lbfgs",
                            tooltip="L-BFGS converges in fewer steps; Adam is steadier"),
-            io.Combo.Input("init", options=list(INITS), default="content",
-                           tooltip="the image the optimisation starts from"),
+            io.Combo.Input("init", options=list(INITS), default=DEFAULT_INIT,
+                           tooltip="the image the optimisation starts from: the photo, noise, the style, or "
+                                   "the painting of a one-pass method (adain, fast)"),
             io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="seed of the noise init"),
             color(), style_weights(),
             styles(), mask(), regions(), tile(), watermark(),

@@ -41,6 +41,7 @@ from .controls import (
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
     METHODS,
+    PAINTED_INITS,
     tile_side,
 )
 from .devices import resolve_device, resolve_dtype
@@ -263,6 +264,8 @@ def _run_method(
             after_tile=_after_tile(request, frame, frames),
         )
     settings = _gatys_settings(request, dtype)
+    if isinstance(settings.init, str) and settings.init in PAINTED_INITS:
+        settings = dataclasses.replace(settings, init=_painted_start(content, regions, request, settings.init, dtype))
     progress = request.progress
     if progress is not None and frames > 1:
         outer = progress
@@ -280,6 +283,17 @@ def _run_method(
                                    "optimisation with flow consistency runs untiled: pass a smaller size")
             return gram_tiles.stylize(vgg, content, regions, settings, tile, progress, request.cancel)
         return gatys.stylize(vgg, content, regions, settings, progress, request.cancel)
+
+
+def _painted_start(
+    content: torch.Tensor, regions: list[Region], request: StyleRequest, method: str, dtype: torch.dtype
+) -> torch.Tensor:
+    """The Gram method's first guess: ``method``'s painting of the same regions with its installed
+    model at its default strength, tiled where memory calls for it, as a request for it alone would be."""
+    tile = tiling.plan_tile(method, tuple(content.shape[-2:]), None, content.device)
+    painter = dataclasses.replace(request, method=method, strength=None, model=None, backend="torch", progress=None,
+                                  style_size=request.style_size or tile)
+    return _run_method(content, regions, painter, dtype, 0, 1, tile)
 
 
 def _differentiable(

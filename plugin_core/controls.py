@@ -28,7 +28,9 @@ BACKENDS = ("torch", "onnx")
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+PAINTED_INITS = ("adain", "fast")
+"""The one-pass methods whose painting (default model, full strength) can start Gram optimisation."""
+INITS = ("content", "noise", "style", *PAINTED_INITS)
 DEFAULT_INIT = "content"
 DEFAULT_SCALES = 3
 DEFAULT_TV_WEIGHT = 0.0

@@ -5,6 +5,7 @@ import torch
 
 from plugin_core import api
 from plugin_core.color import rgb_to_yiq
+from plugin_core.controls import PAINTED_INITS
 from plugin_core.errors import ImageError, MaskError, RequestError, ResultError
 from plugin_core.image import resize
 from plugin_core.methods import gatys
@@ -174,3 +175,24 @@ def test_nan_result_is_an_error_not_an_image(photo, painting, monkeypatch):
     monkeypatch.setattr(gatys, "stylize", lambda vgg, content, *rest, **kw: torch.full_like(content, float("nan")))
     with pytest.raises(ResultError, match="NaN"):
         api.stylize(api.simple_request(photo, [painting], **FAST))
+
+
+@pytest.mark.parametrize("init", PAINTED_INITS)
+def test_a_one_pass_start_begins_lower_and_stays_lower_than_the_photo(photo, painting, init):
+    """``init`` adain or fast starts Gram optimisation from that method's painting (the real shipped
+    models): the first step's loss and the loss after equal steps are both below the photo start's."""
+    losses = {}
+    for start in ("content", init):
+        reports = []
+        api.stylize(api.simple_request(photo, [painting], method="gatys", size=128, steps=10, device="cpu",
+                                       precision="float32", watermark=False, progress=reports.append,
+                                       gatys=gatys.GatysSettings(init=start, scales=1)))
+        losses[start] = (reports[0].losses["total"], reports[-1].losses["total"])
+    (photo_first, photo_last), (painted_first, painted_last) = losses["content"], losses[init]
+    assert painted_first < 0.5 * photo_first
+    assert painted_last < photo_last
+
+
+def test_a_one_pass_start_is_painted_by_the_api_not_the_gram_method(photo, painting):
+    with pytest.raises(RequestError, match="one-pass painting"):
+        gatys.stylize(shared_vgg19(), photo, [Region([Style(painting)])], gatys.GatysSettings(init="fast", steps=1))

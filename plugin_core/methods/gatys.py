@@ -38,6 +38,7 @@ from ..controls import (
     DEFAULT_TV_WEIGHT,
     INITS,
     OPTIMIZERS,
+    PAINTED_INITS,
     STYLE_LAYERS,
 )
 from ..errors import Cancelled, RequestError
@@ -265,6 +266,8 @@ def _initial_image(content: torch.Tensor, regions: Sequence[Region], settings: G
         return noise.to(content)
     if init == "style":
         return resize(regions[0].styles[0].image.to(content), content.shape[-2:])
+    if init in PAINTED_INITS:
+        raise RequestError(f"init {init!r} is a one-pass painting, which plugin_core.api paints: pass the image")
     return content.clone()
 
 
