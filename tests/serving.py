@@ -95,6 +95,9 @@ class Server:
 
 
 POLL_SECONDS = 0.25
+LONG_STEPS = 600
+"""Gram steps of a 64 px job that a test kills mid-way: seconds of painting, so that it cannot finish
+between the poll that sees it running and the kill (60 steps once did, on a fast CI machine)."""
 
 
 def wait_for_job(client: httpx.Client, job_id: str, states=("done", "failed", "cancelled"), timeout=120) -> dict:

@@ -22,7 +22,7 @@ from brushwork.service.schema import calls, idempotency, jobs, keys, usage
 from brushwork.service.store import Store
 
 from .postgres import Postgres
-from .serving import Server, brushwork, wait_for_job
+from .serving import LONG_STEPS, Server, brushwork, wait_for_job
 from .test_serve import UNLIMITED_RATE, files
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -232,7 +232,8 @@ def test_a_job_whose_server_died_is_finished_elsewhere_and_billed_once(database,
     key = new_key(database, "survivor")
     options = ("--database-url", database, "--lease-seconds", "2", *UNLIMITED_RATE)
     with Server(tmp_path / "a", *options) as first, first.client(key) as client:
-        job_id = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "60", **SMALL}).json()["id"]
+        long_job = {"method": "gatys", "steps": str(LONG_STEPS), **SMALL}
+        job_id = client.post("/v1/jobs", files=files(), data=long_job).json()["id"]
         wait_for_job(client, job_id, ("running",))
         first.kill()
     with Server(tmp_path / "b", *options) as second, second.client(key) as client:

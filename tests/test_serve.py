@@ -19,7 +19,7 @@ from PIL import Image
 from brushwork.service.settings import Settings
 from brushwork.service.store import Store
 
-from .serving import Server, brushwork, image_bytes, wait_for_job
+from .serving import LONG_STEPS, Server, brushwork, image_bytes, wait_for_job
 
 PHOTO = image_bytes("photo.jpg", 96)
 PAINTING = image_bytes("painting.jpg", 64, "JPEG")
@@ -324,7 +324,7 @@ def test_jobs_outlive_a_crashed_server_and_results_expire(tmp_path):
     """A server killed mid-job: the next one on the same data runs the job again once the lease lapses."""
     options = ("--lease-seconds", "2", "--result-hours", str(8 / 3600), *UNLIMITED_RATE)
     with Server(tmp_path, *options) as first, first.client() as client:
-        job_id = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": "60", "size": "64"}
+        job_id = client.post("/v1/jobs", files=files(), data={"method": "gatys", "steps": str(LONG_STEPS), "size": "64"}
                              ).json()["id"]
         wait_for_job(client, job_id, ("running",))
         first.kill()
