@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import gram_tiles, onnx_backend, tiling, watermark
+from . import gram_tiles, onnx_backend, onnx_int8, tiling, watermark
 from .color import LINEAR_MODES, luminance, match_luminance, transfer_color
 from .controls import (
     BACKENDS,
@@ -40,6 +40,8 @@ from .controls import (
     DEFAULT_SIZE,
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
+    INT8,
+    INT8_METHODS,
     METHODS,
     PAINTED_INITS,
     tile_side,
@@ -70,7 +72,8 @@ class StyleRequest:
     for it, ``off`` never tiles, a number is the tile side in pixels (:func:`controls.tile_side`); a
     tiled one-pass run reads its styles at the tile side unless ``style_size`` says otherwise (Gram:
     at the whole image's scale, as untiled). ``backend``: ``torch``, or
-    ``onnx`` to run the one-pass networks on onnxruntime (float32; :mod:`plugin_core.onnx_backend`).
+    ``onnx`` to run the one-pass networks on onnxruntime (float32, or with ``precision`` ``int8`` the
+    quantised graphs of :mod:`plugin_core.onnx_int8`; :mod:`plugin_core.onnx_backend`).
     ``loss_network`` is the VGG19 the Gram method optimises through (None: brushwork's own, loaded once
     per device): a host whose memory manager moves models passes the one it manages.
     ``within_memory_plan``: refuse ``tile`` ``off`` where the automatic plan would tile, so that a client
@@ -145,6 +148,9 @@ def _validate(request: StyleRequest) -> None:
         if request.method == "gatys":
             raise RequestError("the onnx backend runs the one-pass methods (adain, fast, feedforward), not gatys")
         onnx_backend.check_installed()
+    if request.precision == INT8 and (request.backend != "onnx" or request.method not in INT8_METHODS):
+        raise RequestError(f"precision int8 runs {' and '.join(INT8_METHODS)} on the onnx backend, not "
+                           f"{request.method} on {request.backend}")
     if not 0 <= request.watermark_serial < 2**watermark.WORD_BITS:
         raise RequestError(f"the watermark's serial must be between 0 and {2**watermark.WORD_BITS - 1}, "
                            f"got {request.watermark_serial}")
@@ -213,7 +219,9 @@ def _after_tile(request: StyleRequest, frame: int, frames: int) -> Callable[[int
 def _network(request: StyleRequest, spec, family: str, device: torch.device, dtype: torch.dtype):
     """The loaded network of ``spec``, or with the onnx backend its graphs on onnxruntime."""
     model = load_model(spec, family, device, dtype)
-    return model.network if request.backend == "torch" else onnx_backend.runtime(model, device)
+    if request.backend == "torch":
+        return model.network
+    return onnx_backend.runtime(model, device, onnx_int8.graphs(model) if request.precision == INT8 else None)
 
 
 def _one_pass(content: torch.Tensor, regions: Sequence[Region], request: StyleRequest, dtype: torch.dtype):

@@ -21,9 +21,14 @@ DEFAULT_STEPS = 200
 COLOR_MODES = ("none", "luminance", "histogram", "reinhard", "linear")
 COLOR_WHEN = ("before", "after")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-"""``auto``: bfloat16 where the hardware computes it natively (CUDA, CPUs with AMX or AVX512-BF16), else
-float32."""
+"""The networks' number formats in torch. ``auto``: bfloat16 where the hardware computes it natively
+(CUDA, CPUs with AMX or AVX512-BF16), else float32."""
 BACKENDS = ("torch", "onnx")
+INT8 = "int8"
+"""A painting precision of the onnx backend alone: statically quantised graphs
+(:mod:`plugin_core.onnx_int8`), for the methods in ``INT8_METHODS``; the rest runs float32."""
+INT8_METHODS = ("feedforward", "adain")
+PAINT_PRECISIONS = (*PRECISIONS, INT8)
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

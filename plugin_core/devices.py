@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .controls import PRECISIONS
+from .controls import INT8, PAINT_PRECISIONS
 from .errors import RequestError
 
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -43,9 +43,12 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """The compute dtype of the networks (for Gram optimisation: of VGG19, under autocast)."""
-    if precision not in PRECISIONS:
-        raise RequestError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    """The compute dtype of the networks (for Gram optimisation: of VGG19, under autocast); with
+    ``int8`` graphs, of all that runs around them."""
+    if precision not in PAINT_PRECISIONS:
+        raise RequestError(f"unknown precision {precision!r}: use one of {', '.join(PAINT_PRECISIONS)}")
+    if precision == INT8:
+        return torch.float32
     if precision == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import importlib.util
 import io
+import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,8 @@ MATCH_TOLERANCE = 1e-3
 """Largest difference between an exported graph and torch on the check image, relative to the
 largest output value (at least 1: images are 0..1, VGG features reach hundreds)."""
 CHECK_SIDE = 96
+EXPORTER_LOGGER = "torch.onnx"
+"""torch's exporter logs a warning for every optional operator library it lacks (torchvision's)."""
 EXTRA = ("onnx", "onnxscript", "onnxruntime")
 GRAPHS = {"feedforward": ("",), "fast": ("", ".style"), "adain": ("", ".encoder")}
 """The suffixes of each family's graph files: the main graph, then its companion."""
@@ -108,6 +111,18 @@ def _dynamic(inputs: tuple[torch.Tensor, ...], stride: int) -> tuple[dict, ...]:
     return tuple(shapes)
 
 
+@contextlib.contextmanager
+def _quiet(name: str):
+    """Only errors from logger ``name`` while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def export(model: LoadedModel, output: Path) -> list[Path]:
     """Write ``model``'s graphs next to ``output`` (``NAME.onnx`` and its companion), each checked
     against torch; returns their paths."""
@@ -119,7 +134,8 @@ def export(model: LoadedModel, output: Path) -> list[Path]:
     written = []
     for suffix, (module, inputs, stride) in _graphs(model).items():
         path = output.with_name(output.stem + suffix + ".onnx")
-        with atomic_path(path) as temporary, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with atomic_path(path) as temporary, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                _quiet(EXPORTER_LOGGER):
             warnings.simplefilter("ignore")
             torch.onnx.export(module.eval(), inputs, str(temporary), dynamic_shapes=_dynamic(inputs, stride),
                               opset_version=OPSET, external_data=False, verbose=False)
@@ -225,17 +241,20 @@ def _digest(model: LoadedModel) -> str:
     return digest.hexdigest()[:20]
 
 
-def runtime(model: LoadedModel, device: torch.device):
-    """``model`` as onnxruntime graphs on ``device``, exported into the user cache on first use."""
+def runtime(model: LoadedModel, device: torch.device, replaced: dict[str, Path] | None = None):
+    """``model`` as onnxruntime graphs on ``device``, exported into the user cache on first use;
+    ``replaced``: graph suffix -> a file to run instead (an INT8 graph, :mod:`plugin_core.onnx_int8`)."""
     check_installed()
-    key = (tuple(str(p) for p in model.paths), model.family, str(device))
+    replaced = replaced or {}
+    key = (tuple(str(p) for p in model.paths), model.family, str(device), tuple(sorted(replaced.items())))
     if key not in _runtimes:
         folder = registry.cache_dir() / "onnx"
         folder.mkdir(parents=True, exist_ok=True)
         main = folder / f"{model.family}-{_digest(model)}.onnx"
-        paths = [main.with_name(main.stem + suffix + ".onnx") for suffix in GRAPHS[model.family]]
-        if not all(path.is_file() for path in paths):
-            paths = export(model, main)
-        _runtimes[key] = ADAPTERS[model.family](*(Graph(path, device) for path in paths))
+        paths = {suffix: main.with_name(main.stem + suffix + ".onnx") for suffix in GRAPHS[model.family]}
+        if not all(path.is_file() for suffix, path in paths.items() if suffix not in replaced):
+            export(model, main)
+        graphs = (Graph(replaced.get(suffix, path), device) for suffix, path in paths.items())
+        _runtimes[key] = ADAPTERS[model.family](*graphs)
     return _runtimes[key]
 

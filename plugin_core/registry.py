@@ -70,9 +70,13 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class KnownModel:
+    """``files``: the weights; ``graphs``: prepared graphs that ship beside them (INT8 ONNX,
+    :mod:`plugin_core.onnx_int8`), checked as the weights are."""
+
     name: str
     family: str
     files: tuple[ModelFile, ...]
+    graphs: tuple[ModelFile, ...] = ()
     description: str = ""
     homepage: str = ""
     licence: str = ""
@@ -88,7 +92,8 @@ def read_manifest(path: Path = MANIFEST) -> dict[str, KnownModel]:
         models = {}
         for entry in entries:
             files = tuple(ModelFile(**file) for file in entry.pop("files"))
-            models[entry["name"]] = KnownModel(files=files, **entry)
+            graphs = tuple(ModelFile(**graph) for graph in entry.pop("graphs", []))
+            models[entry["name"]] = KnownModel(files=files, graphs=graphs, **entry)
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as error:
         raise WeightsError(f"model manifest {path} is malformed: {error}") from None
     for model in models.values():
@@ -318,7 +323,7 @@ def verify(names: list[str] | None = None, manifest: dict[str, KnownModel] | Non
         raise WeightsError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(manifest))}")
     checks = []
     for model in (manifest[name] for name in names or manifest):
-        for file in model.files:
+        for file in (*model.files, *model.graphs):
             path = find_file(file.name)
             if path is None:
                 checks.append(Check(model.name, file.name, None, "missing"))

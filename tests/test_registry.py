@@ -53,7 +53,7 @@ def test_the_shipped_manifest_is_well_formed():
     assert {"adain-pytorch", "candy", "mosaic", "rain-princess", "udnie"} <= set(manifest)
     for model in manifest.values():
         assert model.licence and model.citation and model.homepage
-        for file in model.files:
+        for file in (*model.files, *model.graphs):
             shipped = (registry.PROJECT_MODELS / file.name).is_file() and len(file.sha256) == 64
             assert shipped or (file.url.startswith("https://") and (file.sha256 == "" or len(file.sha256) == 64))
 

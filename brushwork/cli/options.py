@@ -23,7 +23,7 @@ from plugin_core.controls import (
     DEFAULT_TV_WEIGHT,
     HELP,
     OPTIMIZERS,
-    PRECISIONS,
+    PAINT_PRECISIONS,
     STYLE_LAYERS,
     tile_side,
 )
@@ -68,8 +68,9 @@ def add_field_options(parser: argparse.ArgumentParser, size: int = DEFAULT_SIZE)
     parser.add_argument("--color", default="none", choices=COLOR_MODES, help=HELP["color"])
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=HELP["steps"])
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="number format of the networks, VGG19 included for gatys (auto: bfloat16 where native)")
+    parser.add_argument("--precision", default="auto", choices=PAINT_PRECISIONS,
+                        help="number format of the networks, VGG19 included for gatys (auto: bfloat16 where native); "
+                             "int8: quantised graphs of feedforward and adain models, with --backend onnx")
     parser.add_argument("--watermark", default="on", choices=SWITCH, help=HELP["watermark"])
 
 
