@@ -2,7 +2,7 @@
 
 QDQ format: weights int8 per output channel, activations uint8 per tensor, their ranges calibrated
 (min/max) on photos and paintings. What is quantised was chosen by measuring the output against
-float32's (SSIM of luminance and the Gram style loss, ``bench/fast_methods.py``):
+float32's (SSIM of luminance and the Gram style loss, ``bench/int8.py``):
 
 =============  ===========================================  =========================================
 family         quantised graph                              kept float32
