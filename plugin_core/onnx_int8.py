@@ -33,8 +33,8 @@ from .files import atomic_path
 from .image import fit_long_side, resize
 from .loaders import LoadedModel
 
-KEPT_FLOAT = {"feedforward": {"": 1}, "adain": {".encoder": 0}}
-"""Family -> the suffix of its quantised graph -> how many convolutions at each end stay float32."""
+QUANTISED = {"feedforward": ("", 1), "adain": (".encoder", 0)}
+"""Family -> (the suffix of its quantised graph, how many convolutions at each end stay float32)."""
 CALIBRATION_SIDE = 384
 STRIDE = 8
 """Calibration images are cut to multiples of every quantised graph's stride."""
@@ -42,7 +42,7 @@ STRIDE = 8
 
 def graph_name(model: LoadedModel) -> str:
     """The file name of ``model``'s INT8 graph: its weights' stem, ``.int8``, the graph's suffix."""
-    (suffix,) = KEPT_FLOAT[model.family]
+    suffix, _ = QUANTISED[model.family]
     return f"{Path(model.paths[0]).stem}.int8{suffix}.onnx"
 
 
@@ -63,7 +63,7 @@ def graphs(model: LoadedModel) -> dict[str, Path]:
         raise RequestError(f"no INT8 graph for {model.name}: {name} is neither beside {model.paths[0]} nor in "
                            f"{', '.join(map(str, registry.search_dirs()))}. Make one with `brushwork export onnx "
                            f"{model.name} --int8 --calibrate FOLDER...`")
-    (suffix,) = KEPT_FLOAT[model.family]
+    suffix, _ = QUANTISED[model.family]
     return {suffix: found}
 
 
@@ -95,7 +95,7 @@ def quantise(model: LoadedModel, images: Sequence[torch.Tensor], output: Path) -
     check_offered(model.family)
     if not images:
         raise RequestError("INT8 calibration needs at least one photo or painting")
-    (suffix, ends), = KEPT_FLOAT[model.family].items()
+    suffix, ends = QUANTISED[model.family]
     with tempfile.TemporaryDirectory() as folder:
         main = Path(folder) / "float.onnx"
         onnx_backend.export(model, main)
