@@ -24,12 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from brushwork.cli import main
 from plugin_core import watermark
 
 from ..conftest import EXAMPLES, ROOT
@@ -198,29 +198,23 @@ def build_tree(suite: str) -> Path:
     return tree
 
 
-def _mount_points() -> list[Path]:
-    """This checkout, the virtual environment and its base interpreter, outermost first, none twice;
-    and /proc and /sys, which a desktop has (torch reads the CPU's features there)."""
+def _mount_points(extra: tuple[Path, ...] = ()) -> list[Path]:
+    """This checkout, the virtual environment and its base interpreter (and ``extra`` folders), outermost
+    first, none twice; and /proc and /sys, which a desktop has (torch reads the CPU's features there)."""
     points = []
-    for path in sorted({ROOT, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}, key=lambda p: len(p.parts)):
+    folders = {ROOT, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), *extra}
+    for path in sorted(folders, key=lambda p: len(p.parts)):
         if not any(path.is_relative_to(point) for point in points):
             points.append(path)
     return [*points, Path("/proc"), Path("/sys")]
 
 
-@pytest.fixture(scope="module", params=SUITES)
-def gimp_tree(request):
-    """The tree of each suite, with the brushwork environment, /proc and /sys mounted read-only at their
-    own paths."""
-    if os.geteuid() != 0:
-        unavailable("it needs root (chroot and bind mounts)")
-    for tool in ("chroot", "mount", "apt-get", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            unavailable(f"{tool} is not installed")
-    tree = build_tree(request.param)
+@contextmanager
+def mounted(tree: Path, extra: tuple[Path, ...] = ()):
+    """``tree`` with ``_mount_points(extra)`` bind-mounted read-only at their own paths, always unmounted after."""
     mounted = []
     try:
-        for point in _mount_points():
+        for point in _mount_points(extra):
             target = tree / point.relative_to("/")
             target.mkdir(parents=True, exist_ok=True)
             subprocess.run(["mount", "--bind", str(point), str(target)], check=True)
@@ -233,6 +227,33 @@ def gimp_tree(request):
                 subprocess.run(["umount", "-l", str(target)], check=True)
 
 
+@pytest.fixture(scope="module", params=SUITES)
+def gimp_tree(request):
+    """The tree of each suite, mounted (``mounted``)."""
+    if os.geteuid() != 0:
+        unavailable("it needs root (chroot and bind mounts)")
+    for tool in ("chroot", "mount", "apt-get", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            unavailable(f"{tool} is not installed")
+    with mounted(build_tree(request.param)) as tree:
+        yield tree
+
+
+def start_gimp(tree: Path, work: Path, driver: str, log, python: str = sys.executable) -> subprocess.Popen:
+    """GIMP's console in ``tree`` running ``driver`` (Python, in batch mode) with the plug-in installed by
+    ``python``'s brushwork into a fresh profile in ``work``, a folder inside the tree."""
+    inside = "/" + str(work.relative_to(tree))
+    (work / "profile").mkdir()
+    subprocess.run([python, "-m", "brushwork.cli", "gimp", "install", "--gimp-dir", str(work / "profile")],
+                   check=True, capture_output=True, cwd="/")  # "/": python's own brushwork, not the one here
+    (work / "driver.py").write_text(driver)
+    return subprocess.Popen(_in_tree(
+        tree, "gimp-console", "-i", "--batch-interpreter=python-fu-eval",
+        "-b", f"exec(open('{inside}/driver.py').read())", "--quit",
+        HOME=inside, GIMP3_DIRECTORY=f"{inside}/profile",
+    ), stdout=log, stderr=subprocess.STDOUT)
+
+
 @pytest.fixture(scope="module")
 def run(gimp_tree):
     """Install the plug-in into a fresh profile, run the driver in GIMP, return its summary and folder."""
@@ -242,16 +263,9 @@ def run(gimp_tree):
         for name in ("photo.jpg", "painting.jpg"):
             shutil.copy(EXAMPLES / name, work / name)
         (work / "empty.jpg").touch()
-        (work / "profile").mkdir()
-        assert main(["gimp", "install", "--gimp-dir", str(work / "profile")]) == 0
-        (work / "driver.py").write_text(DRIVER.format(work=inside, ellipse=ELLIPSE, tile=TILE,
-                                                    cancel_steps=CANCEL_STEPS))
         with open(work / "gimp.log", "w") as log:
-            gimp = subprocess.Popen(_in_tree(
-                gimp_tree, "gimp-console", "-i", "--batch-interpreter=python-fu-eval",
-                "-b", f"exec(open('{inside}/driver.py').read())", "--quit",
-                HOME=inside, GIMP3_DIRECTORY=f"{inside}/profile",
-            ), stdout=log, stderr=subprocess.STDOUT)
+            gimp = start_gimp(gimp_tree, work, DRIVER.format(work=inside, ellipse=ELLIPSE, tile=TILE,
+                                                             cancel_steps=CANCEL_STEPS), log)
             try:
                 cancel = _cancel_the_long_run(gimp_tree, gimp)
                 gimp.wait(timeout=GIMP_TIMEOUT_S)
