@@ -91,9 +91,11 @@ class AdaINNet(nn.Module):
 
 
 def channel_statistics(features: torch.Tensor, mask: torch.Tensor | None = None) -> Statistics:
-    """Per-channel ``(μ, σ)`` of ``[B,C,H,W]`` features, each ``[B,C,1,1]``, weighted by ``mask``."""
+    """Per-channel ``(μ, σ)`` of ``[B,C,H,W]`` features, each ``[B,C,1,1]``, weighted by ``mask``
+    (none: every pixel alike, where the weighted variance is the unbiased one)."""
     if mask is None:
-        mask = features.new_ones(features.shape[0], 1, *features.shape[-2:])
+        variance, mean = torch.var_mean(features, (2, 3), keepdim=True, correction=1)
+        return mean, (variance + EPS).sqrt()
     total = mask.sum((2, 3), keepdim=True)
     mean = (features * mask).sum((2, 3), keepdim=True) / total.clamp_min(EPS)
     denominator = (total - mask.pow(2).sum((2, 3), keepdim=True) / total.clamp_min(EPS)).clamp_min(EPS)
@@ -102,8 +104,9 @@ def channel_statistics(features: torch.Tensor, mask: torch.Tensor | None = None)
 
 
 def adain(features: torch.Tensor, content: Statistics, style: Statistics) -> torch.Tensor:
-    """``σ_s (f − μ_c) / σ_c + μ_s``."""
-    return (features - content[0]) / content[1] * style[1] + style[0]
+    """``σ_s (f − μ_c) / σ_c + μ_s``, in one pass over ``f`` as ``a f + b`` (``a = σ_s / σ_c``)."""
+    scale = style[1] / content[1]
+    return torch.addcmul(style[0] - content[0] * scale, features, scale)
 
 
 _style_cache: weakref.WeakKeyDictionary[nn.Module, OrderedDict] = weakref.WeakKeyDictionary()
@@ -136,6 +139,8 @@ def target_features(
     features: torch.Tensor, styles: Sequence[Statistics], masks: Sequence[torch.Tensor | None], alpha: float
 ) -> torch.Tensor:
     """``α t + (1 − α) f_c`` with ``t`` the regions' AdaIN outputs written where their masks are on."""
+    if len(masks) == 1 and masks[0] is None:  # one region over the whole image: nothing to blend
+        return torch.lerp(features, adain(features, shared(lambda: channel_statistics(features)), styles[0]), alpha)
     weighted = torch.zeros_like(features)
     cover = features.new_zeros(features.shape[0], 1, *features.shape[-2:])
     for style, mask in zip(styles, masks, strict=True):
