@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--suite", default="trixie")
     parser.add_argument("--python", nargs="+", default=[sys.executable])
     args = parser.parse_args()
+    args.python = [str(Path(python).absolute()) for python in args.python]  # they run elsewhere than here
     codes = {python: code_of(python) for python in args.python}
     extra = tuple(folder for prefix, checkout, _ in codes.values() for folder in (prefix, checkout))
     times: dict[str, list[float]] = {python: [] for python in args.python}
