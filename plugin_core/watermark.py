@@ -74,11 +74,16 @@ def _layout() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 SYNC, SIGN, BIT, GENERATOR = _layout()
 
 
+def _codewords(words: np.ndarray) -> np.ndarray:
+    """Each word's codeword as +-1, ``[len(words), CODE_BITS]``."""
+    bits = (np.asarray(words)[:, None] >> np.arange(WORD_BITS - 1, -1, -1)) & 1
+    return (1 - 2 * (bits @ GENERATOR % 2)).astype(np.float32)
+
+
 @functools.cache
 def _codebook() -> np.ndarray:
-    """Every word's codeword as +-1, ``[2**WORD_BITS, CODE_BITS]`` (row i: word i)."""
-    words = (np.arange(2**WORD_BITS)[:, None] >> np.arange(WORD_BITS - 1, -1, -1)) & 1
-    return (1 - 2 * (words @ GENERATOR % 2)).astype(np.float32)
+    """Every word's codeword, ``[2**WORD_BITS, CODE_BITS]`` (row i: word i): for reading a mark only."""
+    return _codewords(np.arange(2**WORD_BITS))
 
 
 def _decode_word(soft: np.ndarray) -> int:
@@ -111,7 +116,7 @@ class Payload:
 
     def code(self) -> np.ndarray:
         """The coded bits as +-1, ``[2 * CODE_BITS]``."""
-        return np.concatenate([_codebook()[word] for word in self.words()]).astype(np.float64)
+        return _codewords(np.array(self.words())).reshape(-1).astype(np.float64)
 
     @classmethod
     def decode(cls, soft: np.ndarray) -> Payload | None:
