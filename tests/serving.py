@@ -95,9 +95,12 @@ class Server:
 
 
 POLL_SECONDS = 0.25
-LONG_STEPS = 600
+LONG_STEPS = 300
 """Gram steps of a 64 px job that a test kills mid-way: seconds of painting, so that it cannot finish
 between the poll that sees it running and the kill (60 steps once did, on a fast CI machine)."""
+LONG_TIMEOUT = 600
+"""Seconds to wait for such a job to be painted again elsewhere: about 15 on an idle 2-core CPU, but
+a machine busy with other work once took over 120."""
 
 
 def wait_for_job(client: httpx.Client, job_id: str, states=("done", "failed", "cancelled"), timeout=120) -> dict:

@@ -22,7 +22,7 @@ from brushwork.service.schema import calls, idempotency, jobs, keys, usage
 from brushwork.service.store import Store
 
 from .postgres import Postgres
-from .serving import LONG_STEPS, Server, brushwork, wait_for_job
+from .serving import LONG_STEPS, LONG_TIMEOUT, Server, brushwork, wait_for_job
 from .test_serve import UNLIMITED_RATE, files
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -237,7 +237,7 @@ def test_a_job_whose_server_died_is_finished_elsewhere_and_billed_once(database,
         wait_for_job(client, job_id, ("running",))
         first.kill()
     with Server(tmp_path / "b", *options) as second, second.client(key) as client:
-        job = wait_for_job(client, job_id)
+        job = wait_for_job(client, job_id, timeout=LONG_TIMEOUT)
         assert job["state"] == "done" and job["attempts"] == 2, job
         assert billed(client) == {"gatys": 1}
     assert ledger(database, "survivor") == {("billed", None): 1}

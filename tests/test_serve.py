@@ -19,7 +19,7 @@ from PIL import Image
 from brushwork.service.settings import Settings
 from brushwork.service.store import Store
 
-from .serving import LONG_STEPS, Server, brushwork, image_bytes, wait_for_job
+from .serving import LONG_STEPS, LONG_TIMEOUT, Server, brushwork, image_bytes, wait_for_job
 
 PHOTO = image_bytes("photo.jpg", 96)
 PAINTING = image_bytes("painting.jpg", 64, "JPEG")
@@ -329,7 +329,7 @@ def test_jobs_outlive_a_crashed_server_and_results_expire(tmp_path):
         wait_for_job(client, job_id, ("running",))
         first.kill()
     with Server(tmp_path, *options) as second, second.client() as client:
-        job = wait_for_job(client, job_id)
+        job = wait_for_job(client, job_id, timeout=LONG_TIMEOUT)
         assert job["state"] == "done" and job["attempts"] == 2, job
         assert client.get(f"/v1/jobs/{job_id}/result").status_code == 200
         deadline = time.monotonic() + 30
