@@ -39,7 +39,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.host.test_gimp import GIMP_TIMEOUT_S, build_tree, mounted, start_gimp  # noqa: E402
+from tests.host.test_gimp import GIMP_TIMEOUT_S, _chroot, build_tree, mounted, start_gimp  # noqa: E402
 
 DRIVER = r'''
 import json
@@ -114,8 +114,7 @@ def main() -> None:
     extra = tuple(folder for prefix, checkout, _ in codes.values() for folder in (prefix, checkout))
     times: dict[str, list[float]] = {python: [] for python in args.python}
     with mounted(build_tree(args.suite), extra) as tree:
-        version = subprocess.run(["chroot", str(tree), "gimp-console", "--version"], capture_output=True,
-                                 text=True).stdout.strip()
+        version = _chroot(tree, "gimp-console", "--version", timeout=60).stdout.strip()
         for round_ in range(args.repeats + 1):
             for python in args.python:
                 seconds = click_to_layer(tree, python, args.method, args.size)
