@@ -15,7 +15,8 @@ def read_tensors(path: str | Path, what: str = "weights") -> tuple[dict[str, tor
     """``(tensors, metadata)`` from a ``.safetensors`` file or a ``torch.save``d dict of tensors.
 
     Pickles are opened with ``weights_only=True``: one that needs code to run is refused. Metadata
-    comes from safetensors' header (JSON values decoded where they parse); pickles have none.
+    comes from safetensors' header as written (strings as they are, other values as JSON); pickles
+    have none.
     """
     path = Path(path)
     if not path.is_file():

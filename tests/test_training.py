@@ -15,7 +15,7 @@ from plugin_core.loaders import load_model
 from plugin_core.networks.fast_arbitrary import FastArbitraryNet
 from plugin_core.tensor_files import read_tensors
 from plugin_core.training.arbitrary import AdaINTask, FastTask
-from plugin_core.training.card import CARD_FIELDS, weights_licence
+from plugin_core.training.card import CARD_FIELDS, inherited_licence, weights_licence
 from plugin_core.training.data import Augment, ImageSet, describe_images
 from plugin_core.training.distill import FastDistillTask, FeedForwardDistillTask
 from plugin_core.training.feedforward import FeedForwardTask
@@ -156,6 +156,38 @@ def test_a_run_continued_under_another_command_records_its_phases(folders, vgg, 
     assert json.loads(card["phases"]) == [{"from_step": 0, "command": "first recipe"},
                                           {"from_step": 4, "command": "second recipe"}]
     assert card["command"] == "second recipe" and card["steps"] == "6"
+
+
+def test_a_run_started_from_an_export_carries_on_its_card(folders, vgg, tmp_path):
+    """The continued model's card is the whole lineage, also after the continued run resumes."""
+    first, _ = train(make_task("fast", folders, vgg), settings("fast", 3, log_every=1, checkpoint_every=1),
+                     tmp_path / "first", "first", "first recipe", quiet=True)
+    earlier = read_tensors(first)[1]
+    for steps in (2, 4):
+        path, _ = train(make_task("fast", folders, vgg), settings("fast", steps, log_every=1, checkpoint_every=1),
+                        tmp_path / "second", "second", "second recipe", quiet=True, init=first)
+    card, own = read_tensors(path)[1], json.loads(read_tensors(path)[1]["data"])
+    assert card["steps"] == "7"
+    assert json.loads(card["phases"]) == [{"from_step": 0, "command": "first recipe"},
+                                          {"from_step": 3, "command": "second recipe"}]
+    assert float(card["training_seconds"]) > float(earlier["training_seconds"])
+    assert card["hardware"].endswith("(steps 3-7)") and "(steps 0-3); " in card["hardware"]
+    inherited = inherited_licence(earlier["licence"])
+    assert own["init"] == {"model": "first", "steps": 3, "licences": {inherited: 1}}
+    assert f"init: {inherited} x1" in card["data_licence"]
+
+
+UNDETERMINED = "undetermined: the training images' licences include GPL-2"
+
+
+@pytest.mark.parametrize("card_licence, inherited", [
+    ("GPL-3.0-or-later (share-alike training images; credit: see data)", "GPL-3+"),
+    ("MIT (credit the training images' authors: see data)", "MIT"),
+    (UNDETERMINED, UNDETERMINED),
+])
+def test_a_model_trained_from_another_inherits_its_licence(card_licence, inherited):
+    assert inherited_licence(card_licence) == inherited
+    assert weights_licence({"init": {"licences": {inherited: 1}}}).split(" ")[0] == card_licence.split(" ")[0]
 
 
 def test_a_loss_taken_on_in_a_later_phase_is_plotted_from_where_it_starts(tmp_path):

@@ -31,6 +31,10 @@ be conveyed under the GPL; Creative Commons declared BY-SA 4.0 one-way compatibl
 "3.0 or later" allows 4.0; FSF counts CC BY 4.0 compatible too). GPL-2 and GPL-3 without "or
 later" are not here: GPL-2-only cannot be combined with GPLv3, and GPL-3-only would bind the weights
 to version 3 alone."""
+LINEAGE_FIELDS = ("name", "steps", "training_seconds", "phases", "hardware", "licence")
+STEP_RANGE = " (steps "
+"""How the hardware field names the steps each machine ran, e.g. ``CPU x86_64 (2 threads), torch
+2.13.0+cpu (steps 0-1500)``."""
 ALTERNATIVES = " or "
 """A licence offered as ``A or B`` may be taken under either."""
 
@@ -69,8 +73,9 @@ def _data_licence(data: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
-def teacher_licence(card_licence: str) -> str:
-    """A teacher model's card licence as a data licence: what a student it taught inherits."""
+def inherited_licence(card_licence: str) -> str:
+    """A model's card licence as a data licence: what a model it taught, or one started from its
+    weights, inherits."""
     for weights, data in (("GPL-3.0-or-later", "GPL-3+"), ("MIT", "MIT")):
         if card_licence.startswith(weights):
             return data
@@ -94,17 +99,41 @@ def weights_licence(data: dict[str, object]) -> str:
     return "MIT" + (" (credit the training images' authors: see data)" if licences & ATTRIBUTION else "")
 
 
-def model_card(name, task, settings, steps, seconds, rows, phases, device) -> dict[str, object]:
+def lineage(card: dict[str, str]) -> dict[str, object] | None:
+    """What a run started from an exported model carries on from the model's card (metadata as
+    written): its name, steps, seconds, phases, hardware and licence; ``None`` without such a card."""
+    if not all(key in card for key in LINEAGE_FIELDS):
+        return None
+    return {"name": card["name"], "steps": int(card["steps"]), "training_seconds": float(card["training_seconds"]),
+            "phases": json.loads(card["phases"]), "hardware": card["hardware"], "licence": card["licence"]}
+
+
+def model_card(name, task, settings, steps, seconds, rows, phases, device, earlier=None) -> dict[str, object]:
     """Every field of ``CARD_FIELDS`` for a trained ``task`` network; ``phases``: the commands the run
-    went through, each from the step it took over (``command`` is the last)."""
+    went through, each from the step it took over (``command`` is the last).
+
+    ``earlier``: the :func:`lineage` of the model the run started from. The card then describes the
+    whole: steps, seconds and phases follow on from the earlier model's, the hardware says which
+    steps ran where, and the earlier weights count as data under their licence.
+    """
     data = task.describe()
+    machine = hardware(device)
+    if earlier is not None:
+        before = earlier["steps"]
+        data["init"] = {"model": earlier["name"], "steps": before,
+                        "licences": {inherited_licence(earlier["licence"]): 1}}
+        phases = earlier["phases"] + [{**phase, "from_step": before + phase["from_step"]} for phase in phases]
+        ranged = earlier["hardware"] if STEP_RANGE in earlier["hardware"] else \
+            f"{earlier['hardware']}{STEP_RANGE}0-{before})"
+        machine = f"{ranged}; {machine}{STEP_RANGE}{before}-{before + steps})"
+        steps, seconds = before + steps, earlier["training_seconds"] + seconds
     return {
         "name": name, "family": task.family, "architecture": type(task.network).__name__,
         "parameters": sum(p.numel() for p in task.network.parameters()), "steps": steps, "batch": settings.batch,
         "crop": settings.size, "learning_rate": settings.learning_rate, "seed": settings.seed,
         "final_losses": _final_losses(rows), "training_seconds": round(seconds, 1), "data": data,
         "data_licence": _data_licence(data), "command": phases[-1]["command"], "phases": phases,
-        "hardware": hardware(device),
+        "hardware": machine,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "brushwork": __version__,
         "licence": weights_licence(data),
     }

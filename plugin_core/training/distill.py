@@ -36,7 +36,7 @@ from ..networks.fast_arbitrary import CHANNELS, FastArbitraryNet
 from ..networks.transformer_net import TransformerNet
 from ..networks.vgg import VGG19, load_vgg19
 from ..tensor_files import read_tensors
-from .card import teacher_licence
+from .card import inherited_licence
 from .data import Augment, ImageSet, describe_augment, describe_images
 from .loop import TrainSettings
 from .losses import ADAIN_STYLE_LAYERS, features, gram_loss, mean_std_loss
@@ -100,7 +100,7 @@ class _DistillTask:
 
     def describe(self) -> dict[str, object]:
         card = read_tensors(self.teacher.paths[0], "teacher weights")[1]
-        teacher = {"model": self.teacher.name, "licences": {teacher_licence(card.get("licence", "")): 1}}
+        teacher = {"model": self.teacher.name, "licences": {inherited_licence(card.get("licence", "")): 1}}
         statistics = (f" + {self.statistics_weight} x mean/std of {ADAIN_STYLE_LAYERS[0]}..{ADAIN_STYLE_LAYERS[-1]}"
                       if self.statistics_weight else "")
         statistics += f" + {self.gram_weight} x Gram to the style image" if self.gram_weight else ""

@@ -11,7 +11,8 @@ A run lives in one folder:
 
 Started again on the same folder, a run resumes from its checkpoint: the next step draws the
 same crops and gives the same update as a run that never stopped. A new run can start its network
-from an exported model (``init``: a run's ``NAME.safetensors``, when its checkpoint is gone).
+from an exported model (``init``: a run's ``NAME.safetensors``, when its checkpoint is gone); its
+card then counts the exported model's steps, seconds and phases before its own.
 The learning rate decays as ``lr_t = lr / (1 + decay · t)`` (Huang & Belongie's schedule).
 The forward passes run under autocast with channels-last tensors where the hardware computes a
 low precision natively (bfloat16 on CPUs with AMX or AVX512-BF16 and on CUDA, float16 with
@@ -38,7 +39,7 @@ from ..errors import RequestError, WeightsError
 from ..files import atomic_path
 from ..networks.state import load_checked
 from ..tensor_files import read_tensors, write_tensors
-from .card import model_card, write_card
+from .card import lineage, model_card, write_card
 from .plot import plot_losses
 
 CHECKPOINT = "checkpoint.pt"
@@ -124,6 +125,8 @@ class _Run:
         self.seconds = 0.0
         self.phases: list[dict[str, object]] = []
         """``{"from_step", "command"}`` each time the run went on under another command (a new recipe)."""
+        self.earlier: dict[str, object] | None = None
+        """The :func:`~.card.lineage` of the exported model the run started from (``init``)."""
 
     def begin(self, command: str) -> None:
         """Record ``command`` as a new phase unless it is the one the run is already under."""
@@ -133,8 +136,9 @@ class _Run:
     def state(self) -> dict:
         return {
             "family": self.task.family, "step": self.step, "seconds": self.seconds, "phases": json.dumps(self.phases),
-            "network": self.task.network.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(), "generator": self.generator.get_state(),
+            "earlier": json.dumps(self.earlier), "network": self.task.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+            "generator": self.generator.get_state(),
             "settings": json.dumps(asdict(self.settings)),
         }
 
@@ -153,12 +157,14 @@ class _Run:
         self.generator.set_state(state["generator"])
         self.step, self.seconds = state["step"], state["seconds"]
         self.phases = json.loads(state.get("phases", "[]"))
+        self.earlier = json.loads(state.get("earlier", "null"))
 
     def initialise(self, path: Path) -> None:
-        """Start the network from an exported model (keys and shapes checked)."""
-        state = read_tensors(path, "initial weights")[0]
+        """Start the network from an exported model (keys and shapes checked) and carry on its card."""
+        state, card = read_tensors(path, "initial weights")
         load_checked(self.task.network, state, str(path), f"the kind of model this run trains ({self.task.family})")
         self.task.network.requires_grad_(True)
+        self.earlier = lineage(card)
 
     def learning_rate(self) -> float:
         return self.settings.learning_rate / (1 + self.settings.lr_decay * self.step)
@@ -252,7 +258,8 @@ def train(
 
 def export(task: Task, state: _Run, rows: list[dict[str, object]], run: Path, name: str) -> Path:
     """``run/NAME.safetensors`` (float16, card in the metadata) and ``run/NAME.md``."""
-    card = model_card(name, task, state.settings, state.step, state.seconds, rows, state.phases, state.device)
+    card = model_card(name, task, state.settings, state.step, state.seconds, rows, state.phases, state.device,
+                      state.earlier)
     weights = {key: value.detach().cpu().half() for key, value in task.network.state_dict().items()}
     path = write_tensors(run / f"{name}.safetensors", weights, card)
     write_card(run / f"{name}.md", card)
