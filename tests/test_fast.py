@@ -7,7 +7,7 @@ from plugin_core import api
 from plugin_core.errors import WeightsError
 from plugin_core.image import style_working_size
 from plugin_core.methods import fast
-from plugin_core.networks.fast_arbitrary import CHANNELS, FastArbitraryNet, load_fast_arbitrary
+from plugin_core.networks.fast_arbitrary import CHANNELS, FastArbitraryNet, load_fast_arbitrary, widen
 from plugin_core.regions import Region, Style
 from plugin_core.tensor_files import write_tensors
 
@@ -101,3 +101,20 @@ def test_a_model_of_another_width_loads_at_its_own_width(tmp_path):
     content, style = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(loaded(content, loaded.style_code(style)), wide(content, wide.style_code(style)))
+
+
+def test_a_widened_model_paints_as_the_narrow_one_and_can_learn_with_its_new_channels(net):
+    wider = (16, 48, 96)
+    wide = FastArbitraryNet(wider)
+    wide.load_state_dict(widen(net.state_dict(), wider))
+    torch.manual_seed(1)
+    content, style = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        expected = net(content, net.style_code(style))
+        assert torch.allclose(wide(content, wide.style_code(style)), expected, atol=1e-5)
+        assert wide.content_encoder(content)[:, CHANNELS[2]:].abs().mean() > 0.01
+    wide(content, wide.style_code(style)).square().mean().backward()
+    from_new_channels = wide.up1.weight.grad[:, CHANNELS[2]:]
+    assert from_new_channels.abs().max() > 0, "nothing would grow the new channels' outgoing weights"
+    with pytest.raises(WeightsError, match=r"channels \(16, 32, 64\) cannot be narrowed to \(16, 24, 64\)"):
+        widen(net.state_dict(), (16, 24, 64))

@@ -148,6 +148,18 @@ def test_a_new_run_starts_from_an_exported_model(folders, vgg, tmp_path):
     assert first_losses["continued"][0] < 2 * trained_last
 
 
+def test_a_wider_fast_run_starts_from_a_narrower_export_where_it_stood(folders, vgg, tmp_path):
+    exported, _ = train(make_task("fast", folders, vgg), settings("fast", 20), tmp_path / "narrow", "narrow", "t",
+                        quiet=True)
+    first_losses: list[float] = []
+    content, styles = ImageSet.from_folder(folders[0], "content"), ImageSet.from_folder(folders[1], "style")
+    wide = FastTask(content, styles, vgg=vgg, channels=(16, 48, 96))
+    path, _ = train(wide, settings("fast", 1, log_every=1, checkpoint_every=1), tmp_path / "wide", "wide", "t",
+                    quiet=True, init=exported, on_step=lambda _step, losses: first_losses.append(losses["total"]))
+    assert first_losses[0] < 2 * logged_totals(tmp_path / "narrow")[-1]
+    assert load_model(path, "fast").network.channels == (16, 48, 96)
+
+
 def test_a_run_continued_under_another_command_records_its_phases(folders, vgg, tmp_path):
     for steps, command in ((2, "first recipe"), (4, "first recipe"), (6, "second recipe")):
         path, _ = train(make_task("fast", folders, vgg), settings("fast", steps, log_every=1, checkpoint_every=1),

@@ -79,7 +79,8 @@ def add_parser(commands, summary: str) -> None:
         if family == "fast":
             f.add_argument("--channels", type=widths, default=fast_arbitrary.CHANNELS, metavar="C,C,C",
                            help="the network's width: channels after its stem and its two downsamplings "
-                                f"(default {','.join(map(str, fast_arbitrary.CHANNELS))})")
+                                f"(default {','.join(map(str, fast_arbitrary.CHANNELS))}); with --init of a "
+                                "narrower model, that model widened so that it paints the same at the start")
         if family != "adain":
             f.add_argument("--teacher", metavar="MODEL",
                            help="learn to paint what this AdaIN model paints (distillation) instead of "

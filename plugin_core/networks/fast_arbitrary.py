@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import WeightsError
 from ..statistics import instance_norm, shared
 from .state import load_checked
 
@@ -147,3 +148,36 @@ def load_fast_arbitrary(state: dict[str, torch.Tensor], source: str) -> FastArbi
     channels = widths(state) if all(f"content_encoder.{n}.weight" in state for n in ("stem", "down1", "down2")) \
         else CHANNELS
     return load_checked(FastArbitraryNet(channels), state, source, "a brushwork fast arbitrary-style model")
+
+
+def _positions(old: list[int], new: list[int]) -> torch.Tensor:
+    """Where the entries of a vector made of segments of sizes ``old`` sit once each segment has
+    grown to the size in ``new`` (each segment keeps its old entries first)."""
+    starts = torch.tensor([0, *new[:-1]]).cumsum(0)
+    return torch.cat([torch.arange(size) + start for size, start in zip(old, starts.tolist(), strict=True)])
+
+
+def widen(state: dict[str, torch.Tensor], channels: tuple[int, int, int]) -> dict[str, torch.Tensor]:
+    """The weights of a FastArbitraryNet in one with at least as many ``channels`` per layer that
+    paints exactly the same: every old channel reads only old channels (its weights from the new
+    ones are zero), and the new channels start from the network's own initialisation, so training
+    can grow them from where the narrower network stood."""
+    narrow = FastArbitraryNet(widths(state))
+    if any(new < old for old, new in zip(narrow.channels, channels, strict=True)):
+        raise WeightsError(f"a fast model of channels {narrow.channels} cannot be narrowed to {tuple(channels)}")
+    wide = FastArbitraryNet(channels)
+    code = _positions([narrow.channels[2]] * 2, [wide.channels[2]] * 2)
+    modulated = _positions([c for c in narrow.modulated for _ in "γβ"], [c for c in wide.modulated for _ in "γβ"])
+    grown = {}
+    for key, target in wide.state_dict().items():
+        old = state[key].to(target.dtype)
+        rows = modulated if key.startswith("modulation.") else torch.arange(old.shape[0])
+        target = target.clone()
+        if old.dim() == 1:
+            target[rows] = old
+        else:
+            columns = code if key.startswith("modulation.") else torch.arange(old.shape[1])
+            target[rows] = 0
+            target[rows[:, None], columns] = old
+        grown[key] = target
+    return grown

@@ -37,6 +37,7 @@ from tqdm import tqdm
 from ..devices import resolve_device, resolve_dtype
 from ..errors import RequestError, WeightsError
 from ..files import atomic_path
+from ..networks.fast_arbitrary import FastArbitraryNet, is_fast_arbitrary, widen
 from ..networks.state import load_checked
 from ..tensor_files import read_tensors, write_tensors
 from .card import lineage, model_card, write_card
@@ -160,8 +161,11 @@ class _Run:
         self.earlier = json.loads(state.get("earlier", "null"))
 
     def initialise(self, path: Path) -> None:
-        """Start the network from an exported model (keys and shapes checked) and carry on its card."""
+        """Start the network from an exported model (keys and shapes checked) and carry on its card;
+        a fast model narrower than the run's network is widened first (:func:`~..networks.fast_arbitrary.widen`)."""
         state, card = read_tensors(path, "initial weights")
+        if isinstance(self.task.network, FastArbitraryNet) and is_fast_arbitrary(state):
+            state = widen(state, self.task.network.channels)
         load_checked(self.task.network, state, str(path), f"the kind of model this run trains ({self.task.family})")
         self.task.network.requires_grad_(True)
         self.earlier = lineage(card)
