@@ -37,7 +37,7 @@ from tqdm import tqdm
 from ..devices import resolve_device, resolve_dtype
 from ..errors import RequestError, WeightsError
 from ..files import atomic_path
-from ..networks.fast_arbitrary import FastArbitraryNet, is_fast_arbitrary, widen
+from ..networks.fast_arbitrary import FastArbitraryNet, is_fast_arbitrary, load_fast_arbitrary, widen
 from ..networks.state import load_checked
 from ..tensor_files import read_tensors, write_tensors
 from .card import lineage, model_card, write_card
@@ -165,7 +165,7 @@ class _Run:
         a fast model narrower than the run's network is widened first (:func:`~..networks.fast_arbitrary.widen`)."""
         state, card = read_tensors(path, "initial weights")
         if isinstance(self.task.network, FastArbitraryNet) and is_fast_arbitrary(state):
-            state = widen(state, self.task.network.channels)
+            state = widen(load_fast_arbitrary(state, str(path)).state_dict(), self.task.network.channels)
         load_checked(self.task.network, state, str(path), f"the kind of model this run trains ({self.task.family})")
         self.task.network.requires_grad_(True)
         self.earlier = lineage(card)
