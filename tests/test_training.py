@@ -312,10 +312,25 @@ def test_describe_images_without_a_manifest_says_so(tmp_path):
     ({"steps": 0}, "steps must be at least 1"),
     ({"checkpoint_every": 15, "log_every": 10}, "must be a multiple of log every"),
     ({"learning_rate": 0}, "learning rate must be > 0"),
+    ({"max_grad_norm": 0}, "max grad norm must be > 0"),
 ])
 def test_bad_settings_are_named(changes, message):
     with pytest.raises(RequestError, match=message):
         TrainSettings(**changes)
+
+
+def _gradient_norm(network: torch.nn.Module) -> float:
+    return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in network.parameters()])))
+
+
+def test_a_gradient_norm_limit_shortens_a_long_gradient(folders, vgg, tmp_path):
+    """The last step's gradient (left on the network) is cut to the limit, and the limit binds."""
+    limit = 1e-3
+    free, clipped = make_task("fast", folders, vgg), make_task("fast", folders, vgg)
+    train(free, settings("fast", 1), tmp_path / "free", "x", "t", quiet=True)
+    train(clipped, settings("fast", 1, max_grad_norm=limit), tmp_path / "clipped", "x", "t", quiet=True)
+    assert _gradient_norm(free.network) > 10 * limit
+    assert _gradient_norm(clipped.network) == pytest.approx(limit, rel=1e-3)
 
 
 def test_a_time_limit_checkpoints_exports_and_stops(folders, vgg, tmp_path):

@@ -55,6 +55,8 @@ def add_parser(commands, summary: str) -> None:
         f.add_argument("--lr", type=float, default=defaults["lr"], help=f"learning rate (default {defaults['lr']})")
         f.add_argument("--lr-decay", type=float, default=TrainSettings.lr_decay,
                        help="lr / (1 + decay * step) (default %(default)s)")
+        f.add_argument("--max-grad-norm", type=float, metavar="NORM",
+                       help="scale each step's gradient down to this L2 norm where it is longer (default: no limit)")
         f.add_argument("--checkpoint-every", type=int, default=TrainSettings.checkpoint_every, metavar="N")
         f.add_argument("--log-every", type=int, default=TrainSettings.log_every, metavar="N")
         f.add_argument("--seed", type=int, default=0)
@@ -138,6 +140,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> tuple[Path, int]:
     family = "fast" if args.family == "fast-arbitrary" else args.family
     settings = TrainSettings(
         steps=args.steps, batch=args.batch, size=args.size, learning_rate=args.lr, lr_decay=args.lr_decay,
+        max_grad_norm=args.max_grad_norm,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed, device=args.device,
         precision=args.precision,
     )

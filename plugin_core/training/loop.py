@@ -13,7 +13,9 @@ Started again on the same folder, a run resumes from its checkpoint: the next st
 same crops and gives the same update as a run that never stopped. A new run can start its network
 from an exported model (``init``: a run's ``NAME.safetensors``, when its checkpoint is gone); its
 card then counts the exported model's steps, seconds and phases before its own.
-The learning rate decays as ``lr_t = lr / (1 + decay · t)`` (Huang & Belongie's schedule).
+The learning rate decays as ``lr_t = lr / (1 + decay · t)`` (Huang & Belongie's schedule); with
+``max_grad_norm`` the gradient is scaled down to that L2 norm where it is longer (a steep batch then
+cannot throw a long run off course).
 The forward passes run under autocast with channels-last tensors where the hardware computes a
 low precision natively (bfloat16 on CPUs with AMX or AVX512-BF16 and on CUDA, float16 with
 gradient scaling on CUDA); statistics, Gram matrices and losses stay float32, and
@@ -58,6 +60,7 @@ class TrainSettings:
     size: int = 256
     learning_rate: float = 1e-4
     lr_decay: float = 5e-5
+    max_grad_norm: float | None = None
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
@@ -73,6 +76,8 @@ class TrainSettings:
                                f"({self.log_every}) steps")
         if self.learning_rate <= 0 or self.lr_decay < 0:
             raise RequestError(f"learning rate must be > 0 and decay >= 0, got {self.learning_rate}, {self.lr_decay}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise RequestError(f"max grad norm must be > 0, got {self.max_grad_norm}")
 
 
 class Task(Protocol):
@@ -184,6 +189,9 @@ class _Run:
             raise RequestError(f"the loss became {float(total)} at step {self.step + 1}; lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
+        if self.settings.max_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.task.network.parameters(), self.settings.max_grad_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.step += 1
