@@ -1,18 +1,19 @@
 """Video without flicker: speed per frame and the warping error of each consistency mode.
 
     python bench/video.py [--sizes 512 1024] [--frames 8] [--strip docs/video_strip.jpg]
+                          [--adain NAME_OR_PATH] [--fast NAME_OR_PATH]
 
 Clips (``tests/clips.py``, made from the example photo): a camera pan with a slow zoom (known
 motion) at each size, and, at 512, an object crossing a still view (occlusions). For brushwork's
-fast and AdaIN models (shipped weights, default settings, ``auto`` precision) and each
-``--consistency`` (off, stats, flow): seconds per frame (the clip's frames in one run, after a
-one-frame warm-up), the warping error (Lai et al. 2018, ``plugin_core.video.flow``; the input
-clip's own error beside it) and the mean per-frame Gram style loss (``bench/evaluate.py``), so
-that stability is never bought by washing the style out; beside each, its multiple of frame by
-frame's (the style's worst frame too: blending warped results in can blur the texture as a clip
-goes on). ``--style`` paints with another style (default: the example painting). The strip (``--strip``) shows four
-frames of the pan: the input, frame by frame, with flow, and the temporal error of each
-(``|O_t − warp(O_{t−1})|``, amplified 4x).
+fast and AdaIN models (the installed ones unless ``--fast`` or ``--adain`` names another; default
+settings, ``auto`` precision) and each ``--consistency`` (off, stats, flow): seconds per frame (the
+clip's frames in one run, after a one-frame warm-up), the warping error (Lai et al. 2018,
+``plugin_core.video.flow``; the input clip's own error beside it) and the mean per-frame Gram style
+loss (``bench/evaluate.py``), so that stability is never bought by washing the style out; beside
+each, its multiple of frame by frame's (the style's worst frame too: blending warped results in can
+blur the texture as a clip goes on). ``--style`` paints with another style (default: the example
+painting). The strip (``--strip``) shows four frames of the pan: the input, frame by frame, with
+flow, and the temporal error of each (``|O_t − warp(O_{t−1})|``, amplified 4x).
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ STRIP_SCALE = 2
 ERROR_GAIN = 4
 
 
-def _run(clip, style, method, consistency):
+def _run(clip, style, method, model, consistency):
     """(results, seconds per frame after the first)."""
-    requests = (api.simple_request(frame, [style], method=method, size=None) for frame in clip)
+    requests = (api.simple_request(frame, [style], method=method, model=model, size=None, watermark=False)
+                for frame in clip)
     results, stamps = [], []
     for result in stylize_frames(requests, consistency):
         results.append(result)
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--strip", type=Path, default=ROOT / "out" / "bench" / "video_strip.jpg")
     parser.add_argument("--style", type=Path, default=ROOT / "examples" / "painting.jpg")
+    for method in METHODS:
+        parser.add_argument(f"--{method}", metavar="NAME_OR_PATH", help=f"{method} model (default: the installed one)")
     args = parser.parse_args()
     style = load_image(args.style).rgb
     cases = [(f"pan {size}", clips.pan(args.frames, size=(size // 2, size))) for size in args.sizes]
@@ -84,7 +88,7 @@ def main() -> None:
         for method in METHODS:
             runs, losses, errors = {}, {}, {}
             for consistency in CONSISTENCY:
-                results, seconds = _run(clip, style, method, consistency)
+                results, seconds = _run(clip, style, method, getattr(args, method), consistency)
                 runs[consistency] = results
                 losses[consistency] = [score(r, c, style)["style"] for r, c in zip(results, clip)]
                 errors[consistency] = warping_error(results, clip)

@@ -8,8 +8,9 @@
   :func:`..statistics.over_time`: no global flicker (Gram optimisation has none to smooth);
 * ``flow`` (the default): ``stats``, and the previous result warped onto the frame along the input's
   optical flow (:mod:`.flow`) where that flow is trusted. One-pass methods blend it in,
-  ``O_t = (1 − w m) S_t + w m warp(O_{t−1})`` with ``w`` the temporal weight and ``m`` the trusted
-  mask; Gram optimisation starts from it and keeps near it with a temporal loss (Ruder et al. 2016).
+  ``O_t = (1 − w m) S_t + w m warp(O_{t−1})`` with ``w`` the temporal weight, ``m`` the trusted
+  mask and ``warp`` bicubic (:func:`.flow.carry`); Gram optimisation starts from it and keeps near
+  it with a temporal loss (Ruder et al. 2016).
 
 Frames come in and go out one at a time: memory holds the previous frame and result, never the clip.
 """
@@ -27,7 +28,7 @@ from ..controls import CONSISTENCY, TEMPORAL_WEIGHT
 from ..errors import RequestError
 from ..image import resize
 from ..methods.gatys import Prior
-from .flow import FlowEstimator, trusted, warp
+from .flow import FlowEstimator, carry, trusted
 
 STATISTICS_KEEP = 0.5
 """How much of the previous frames' statistics a frame keeps (the moving average's ``k``)."""
@@ -61,7 +62,7 @@ def stylize_frames(
             backward = estimate(current, last_frame)
             mask = trusted(backward, estimate(last_frame, current))
             if request.method == "gatys":
-                warped = warp(last_result, backward)
+                warped = carry(last_result, backward)
                 prior = Prior(warped, mask, temporal_weight * GRAM_TEMPORAL_LOSS)
                 init = torch.lerp(current, warped, mask)
                 gatys = dataclasses.replace(request.gatys, init=init, scales=1, prior=prior)
@@ -69,7 +70,7 @@ def stylize_frames(
         with statistics.over_time(history) if history is not None else nullcontext():
             result = api.stylize(dataclasses.replace(request, watermark=False))
         if mask is not None and request.method != "gatys":
-            result = torch.lerp(result, warp(previous[1], backward), temporal_weight * mask)
+            result = torch.lerp(result, carry(previous[1], backward), temporal_weight * mask)
         # marked after the blend; the next frame warps the unmarked result
         yield api.marked(result, request.watermark_serial) if request.watermark else result
         previous = current, result
