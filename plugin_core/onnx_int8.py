@@ -10,8 +10,8 @@ family         quantised graph                              kept float32
 feedforward    ``NAME.int8.onnx``: the network              its first and last convolutions
 adain          ``NAME.int8.encoder.onnx``: VGG19's encoder  the decoder (quantised, it repaints the
                                                             image: SSIM 0.6 to float32's)
-fast           not offered                                  its 174 k-parameter network is no quicker
-                                                            in INT8 at 512 px, and loses (SSIM 0.89)
+fast           not offered                                  its network (174 k parameters then) was no
+                                                            quicker in INT8 at 512 px, and lost (SSIM 0.89)
 =============  ===========================================  =========================================
 
 An INT8 graph is found beside its model's weights, else in the model folders
