@@ -6,14 +6,15 @@
 Clips (``tests/clips.py``, made from the example photo): a camera pan with a slow zoom (known
 motion) at each size, and, at 512, an object crossing a still view (occlusions). For brushwork's
 fast and AdaIN models (the installed ones unless ``--fast`` or ``--adain`` names another; default
-settings, ``auto`` precision) and each ``--consistency`` (off, stats, flow): seconds per frame (the
-clip's frames in one run, after a one-frame warm-up), the warping error (Lai et al. 2018,
-``plugin_core.video.flow``; the input clip's own error beside it) and the mean per-frame Gram style
-loss (``bench/evaluate.py``), so that stability is never bought by washing the style out; beside
-each, its multiple of frame by frame's (the style's worst frame too: blending warped results in can
-blur the texture as a clip goes on). ``--style`` paints with another style (default: the example
-painting). The strip (``--strip``) shows four frames of the pan: the input, frame by frame, with
-flow, and the temporal error of each (``|O_t − warp(O_{t−1})|``, amplified 4x).
+settings, ``auto`` precision, frames unmarked: the invisible mark is a grain fixed in the frame,
+which the warping error would count as flicker) and each ``--consistency`` (off, stats, flow):
+seconds per frame (the clip's frames in one run, after a one-frame warm-up), the warping error (Lai
+et al. 2018, ``plugin_core.video.flow``; the input clip's own error beside it) and the mean
+per-frame Gram style loss (``bench/evaluate.py``), so that stability is never bought by washing the
+style out; beside each, its multiple of frame by frame's (the style's worst frame too: blending
+warped results in can blur the texture as a clip goes on). ``--style`` paints with another style
+(default: the example painting). The strip (``--strip``) shows four frames of the pan: the input,
+frame by frame, with flow, and the temporal error of each (``|O_t − warp(O_{t−1})|``, amplified 4x).
 """
 
 from __future__ import annotations
