@@ -71,6 +71,6 @@ def stylize_frames(
             result = api.stylize(dataclasses.replace(request, watermark=False))
         if mask is not None and request.method != "gatys":
             result = torch.lerp(result, carry(previous[1], backward), temporal_weight * mask)
-        # marked after the blend; the next frame warps the unmarked result
+        # marked after the blend; the next frame carries the unmarked result
         yield api.marked(result, request.watermark_serial) if request.watermark else result
         previous = current, result
